@@ -1,0 +1,162 @@
+"""The signed consent cookie: what the visitor chose, under which policy revision, and when.
+
+The value is compact text signed with itsdangerous (HMAC-SHA256)::
+
+    c1.<revision>.<given_at, base 36 seconds>.<consent id>.<category>~<category>.<signature>
+
+It carries no personal data: the consent id is random and only links receipts together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.utils import formatdate
+
+from itsdangerous import BadSignature, Signer
+
+from .keys import SecretKeys
+from .policy import ESSENTIAL, Policy
+
+__all__ = ["ConsentCookieCodec", "StoredChoice", "new_consent_id"]
+
+COOKIE_NAME = "consentgate"
+SECURE_COOKIE_NAME = "__Host-consentgate"
+MAX_COOKIE_BYTES = 1024  # a real value is under 200 bytes; anything bigger is not ours
+_FORMAT = "c1"
+_CLOCK_SKEW = 300  # seconds a cookie may claim to come from the future (clock differences)
+_CACHE_LIMIT = 2048
+
+
+def new_consent_id() -> str:
+    """A random consent id: 96 bits, URL-safe, no link to the person."""
+    return secrets.token_urlsafe(12)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredChoice:
+    """A decision read back from a valid consent cookie."""
+
+    granted: frozenset[str]
+    revision: int
+    given_at: int
+    consent_id: str
+
+
+class _CachingSigner(Signer):
+    """itsdangerous' Signer derives the HMAC key from the secret on every call; do it once per key."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._derived: dict[bytes, bytes] = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        raw = self.secret_keys[-1] if secret_key is None else secret_key
+        key = raw.encode() if isinstance(raw, str) else raw
+        derived = self._derived.get(key)
+        if derived is None:
+            derived = super().derive_key(key)
+            self._derived[key] = derived
+        return derived
+
+
+class ConsentCookieCodec:
+    """Encodes and verifies consent cookies for one policy and one set of secret keys."""
+
+    def __init__(self, keys: SecretKeys, policy: Policy) -> None:
+        self._policy = policy
+        self._signer = _CachingSigner(
+            list(keys.keys), salt="consentgate.consent-cookie", digest_method=hashlib.sha256
+        )
+        self._known = frozenset(policy.optional_categories)
+        # Verified values, so a returning visitor's cookie is checked once (bounded).
+        self._cache: dict[bytes, StoredChoice | None] = {}
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def encode(self, granted: Iterable[str], consent_id: str, given_at: int | None = None) -> str:
+        """Sign a decision. ``granted`` may include essential; it is implied and not stored."""
+        when = int(time.time()) if given_at is None else given_at
+        names = "~".join(c for c in self._policy.optional_categories if c in set(granted))
+        payload = f"{_FORMAT}.{self._policy.revision}.{_base36(when)}.{consent_id}.{names}"
+        return self._signer.sign(payload.encode("ascii")).decode("ascii")
+
+    @staticmethod
+    def cookie_name(https: bool) -> str:
+        return SECURE_COOKIE_NAME if https else COOKIE_NAME
+
+    def set_cookie_header(self, value: str, *, https: bool, max_age: int) -> bytes:
+        """The ``Set-Cookie`` value that stores a decision (R-CK-1)."""
+        expires = formatdate(time.time() + max_age, usegmt=True)
+        attrs = f"Max-Age={max_age}; Expires={expires}; Path=/; HttpOnly; SameSite=Lax"
+        if https:
+            attrs += "; Secure"
+        return f"{self.cookie_name(https)}={value}; {attrs}".encode("ascii")
+
+    def clear_cookie_header(self, *, https: bool) -> bytes:
+        name = self.cookie_name(https)
+        secure = "; Secure" if https else ""
+        expired = "Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+        return f"{name}=; {expired}; Path=/; HttpOnly; SameSite=Lax{secure}".encode("ascii")
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def decode_any(self, value: bytes) -> StoredChoice | None:
+        """Verify the signature and parse, whatever the revision or age; ``None`` if not ours."""
+        cache = self._cache
+        try:
+            return cache[value]
+        except KeyError:
+            pass
+        choice = self._verify(value)
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[value] = choice
+        return choice
+
+    def decode(self, value: bytes, now: float | None = None) -> StoredChoice | None:
+        """A choice that is valid now: signed by one of our keys, current revision, not expired."""
+        choice = self.decode_any(value)
+        if choice is None or not self.is_current(choice, now):
+            return None
+        return choice
+
+    def is_current(self, choice: StoredChoice, now: float | None = None) -> bool:
+        if choice.revision != self._policy.revision:
+            return False  # R-CON-8: a new revision asks again
+        moment = time.time() if now is None else now
+        lifetime = self._policy.max_age_seconds(bool(choice.granted))
+        return choice.given_at - _CLOCK_SKEW <= moment <= choice.given_at + lifetime
+
+    def _verify(self, value: bytes) -> StoredChoice | None:
+        if len(value) > MAX_COOKIE_BYTES:
+            return None
+        try:
+            payload = self._signer.unsign(value)
+        except (BadSignature, ValueError, TypeError):
+            return None
+        parts = payload.split(b".")
+        if len(parts) != 5 or parts[0] != _FORMAT.encode():
+            return None
+        try:
+            revision = int(parts[1])
+            given_at = int(parts[2], 36)
+            consent_id = parts[3].decode("ascii")
+            names = parts[4].decode("ascii")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        granted = frozenset(n for n in names.split("~") if n in self._known and n != ESSENTIAL)
+        return StoredChoice(granted, revision, given_at, consent_id)
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if number == 0:
+            return out

@@ -1,0 +1,330 @@
+"""``ConsentMiddleware``: enforces the consent policy on every HTTP request, in pure ASGI.
+
+Inbound, it reads the consent cookie, works out the effective consent (the visitor's choice under
+the student and GPC ceilings), removes cookies of categories that are not allowed from the
+request and puts the consent in ``scope["state"]["consent"]`` (``request.state.consent``).
+Outbound, in a wrapped ``send``, it drops every ``Set-Cookie`` of a category that is not allowed,
+deletes cookies the visitor has withdrawn, and adds ``Vary``. Everything else passes byte-exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .consent import ConsentResolver
+from .consent_cookie import COOKIE_NAME, SECURE_COOKIE_NAME, ConsentCookieCodec, StoredChoice
+from .cookie_headers import deletion_header, set_cookie_name
+from .decisions import DecisionHook
+from .endpoints import ConsentEndpoints
+from .extensions import PrivacyLogHooks
+from .keys import SecretKeys
+from .policy import Policy
+from .students import (
+    StudentResolver,
+    TenantResolver,
+    call_resolver,
+    default_student_resolver,
+    default_tenant_resolver,
+)
+
+__all__ = ["SCOPE_KEY", "ConsentMiddleware"]
+
+logger = logging.getLogger("consentgate")
+
+SCOPE_KEY = "consentgate.consent"
+_CONSENT_NAMES = frozenset({COOKIE_NAME, SECURE_COOKIE_NAME})
+_VARY_TOKENS = (b"Cookie", b"Sec-GPC")
+_CACHE_LIMIT = 4096
+
+
+class ConsentMiddleware:
+    """Server-side enforcement of a consent :class:`~consentgate.policy.Policy`.
+
+    Args:
+        app: the ASGI app to protect.
+        policy: the loaded policy (``Policy.from_file("consent.toml")``).
+        secret_key: key(s) that sign the consent cookie; a sequence rotates keys (oldest first,
+            newest last; the newest signs). At least 32 random characters.
+        student_resolver: ``scope -> bool`` (sync or async); adds to the built-in role detection.
+        tenant_resolver: ``scope -> str | None`` (sync or async); replaces the built-in lookup.
+        on_decision: called (and awaited) with every :class:`~consentgate.decisions.Decision`
+            before the consent endpoint answers.
+        prefix: where the consent endpoints live.
+        vary: ``"auto"`` adds ``Vary: Cookie, Sec-GPC`` to responses that set cookies, are HTML or
+            were changed; ``"always"`` to every response.
+        https: force the cookie scheme; by default it follows ``scope["scheme"]``.
+        development: allow a missing/weak secret (a random key is used; never in production).
+        privacy_log: records receipts and visits (``consentgate.privacy_log``); started and
+            flushed on the app's lifespan.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        policy: Policy,
+        secret_key: str | list[str] | tuple[str, ...] | SecretKeys | None,
+        student_resolver: StudentResolver | None = None,
+        tenant_resolver: TenantResolver | None = None,
+        on_decision: DecisionHook | None = None,
+        prefix: str = "/_consent",
+        vary: Literal["auto", "always"] = "auto",
+        https: bool | None = None,
+        development: bool = False,
+        notice_hash: Callable[[str | None], str] | None = None,
+        gpc_last_update: date | None = None,
+        privacy_log: PrivacyLogHooks | None = None,
+    ) -> None:
+        if not isinstance(policy, Policy):
+            raise TypeError("policy must be a consentgate.Policy (use Policy.from_file(path))")
+        if not prefix.startswith("/") or prefix.endswith("/") or len(prefix) < 2:
+            raise ValueError(f"prefix must look like '/_consent', got {prefix!r}")
+        if vary not in ("auto", "always"):
+            raise ValueError(f"vary must be 'auto' or 'always', got {vary!r}")
+        self.app = app
+        self.policy = policy
+        self.keys = SecretKeys.load(secret_key, development=development)
+        self.codec = ConsentCookieCodec(self.keys, policy)
+        self.resolver = ConsentResolver(policy)
+        self.student_resolver = student_resolver
+        self.tenant_resolver = tenant_resolver or default_tenant_resolver
+        self.vary_always = vary == "always"
+        self.https = https
+        self.privacy_log = privacy_log
+        if privacy_log is not None and on_decision is None:
+            on_decision = privacy_log.record_decision
+        self.endpoints = ConsentEndpoints(
+            policy,
+            self.codec,
+            self.resolver,
+            prefix=prefix,
+            on_decision=on_decision,
+            notice_hash=notice_hash or self._policy_notice_hash,
+            gpc_last_update=gpc_last_update or datetime.now(UTC).date(),
+        )
+        self._allow_unknown = policy.unknown_cookies == "allow"
+        # (cookie header, granted) -> (filtered header or None when unchanged, withdrawn names)
+        self._inbound_cache: dict[tuple[bytes, frozenset[str]], tuple[bytes | None, tuple[str, ...]]] = {}
+        self._name_cache: dict[tuple[bytes, frozenset[str]], bool] = {}
+
+    def _policy_notice_hash(self, language: str | None) -> str:
+        text = f"{self.policy.fingerprint}:{language or self.policy.default_language}"
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    # -- per request -----------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan" and self.privacy_log is not None:
+                await self.app(scope, self._lifespan_receive(receive, self.privacy_log), send)
+                return
+            await self.app(scope, receive, send)
+            return
+
+        cookie_header: bytes | None = None
+        gpc = False
+        for key, value in scope["headers"]:
+            if key == b"cookie":
+                cookie_header = value if cookie_header is None else cookie_header + b"; " + value
+            elif key == b"sec-gpc":
+                gpc = value.strip() == b"1"  # R-GPC-1: exactly "1"
+        https = self.https if self.https is not None else scope.get("scheme") in ("https", "wss")
+
+        previous = self._previous_choice(cookie_header) if cookie_header else None
+        stored = previous if previous is not None and self.codec.is_current(previous) else None
+        is_student = default_student_resolver(scope)
+        if not is_student and self.student_resolver is not None:
+            is_student = bool(await call_resolver(self.student_resolver, scope))
+        tenant_value = await call_resolver(self.tenant_resolver, scope)
+        tenant = tenant_value if isinstance(tenant_value, str) and tenant_value else None
+        consent = self.resolver.resolve(stored, is_student=is_student, gpc=gpc, tenant=tenant)
+
+        state = scope.get("state")
+        if state is None:
+            scope["state"] = state = {}
+        state["consent"] = consent
+        scope[SCOPE_KEY] = consent
+
+        if self.endpoints.matches(scope["path"]):
+
+            def withdrawals(granted: frozenset[str]) -> list[tuple[bytes, bytes]]:
+                if not cookie_header:
+                    return []
+                return self.deletion_headers(self._filter_inbound(cookie_header, granted)[1], https)
+
+            await self.endpoints.handle(scope, receive, send, consent, previous, https, withdrawals)
+            return
+        path: str = scope["path"]
+        if (
+            self.privacy_log is not None
+            and path.startswith(self.endpoints.prefix)
+            and path[len(self.endpoints.prefix) : len(self.endpoints.prefix) + 1] == "/"
+        ):
+            clear = [(b"set-cookie", self.codec.clear_cookie_header(https=https))]
+            if cookie_header:
+                clear += self.deletion_headers(self._filter_inbound(cookie_header, frozenset())[1], https)
+            if await self.privacy_log.handle(scope, receive, send, consent, clear):
+                return
+
+        withdrawn: tuple[str, ...] = ()
+        if cookie_header:
+            filtered, withdrawn = self._filter_inbound(cookie_header, consent.granted)
+            if filtered is not None:
+                scope = dict(scope)
+                scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
+                if filtered:
+                    scope["headers"].append((b"cookie", filtered))
+        await self.app(scope, receive, self._wrap_send(scope, send, consent, withdrawn, https))
+
+    @staticmethod
+    def _lifespan_receive(receive: Receive, log: PrivacyLogHooks) -> Receive:
+        """Start the privacy log before the app's startup and flush it after its shutdown."""
+
+        async def lifespan_receive() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await log.start()
+            elif message["type"] == "lifespan.shutdown":
+                await log.stop()
+            return message
+
+        return lifespan_receive
+
+    def _previous_choice(self, cookie_header: bytes) -> StoredChoice | None:
+        value = _cookie_value(cookie_header, SECURE_COOKIE_NAME) or _cookie_value(cookie_header, COOKIE_NAME)
+        if value is None:
+            return None
+        return self.codec.decode_any(value)
+
+    def _allowed_name(self, name: str, granted: frozenset[str]) -> bool:
+        if name in _CONSENT_NAMES:
+            return True
+        category = self.policy.category_of_cookie(name)
+        if category is None:
+            return self._allow_unknown
+        return category in granted
+
+    def _filter_inbound(self, header: bytes, granted: frozenset[str]) -> tuple[bytes | None, tuple[str, ...]]:
+        """Remove disallowed cookies from the request; name the known ones to delete (R-CON-6)."""
+        key = (header, granted)
+        cached = self._inbound_cache.get(key)
+        if cached is not None:
+            return cached
+        kept: list[bytes] = []
+        withdrawn: list[str] = []
+        changed = False
+        for piece in header.split(b";"):
+            equals = piece.find(b"=")
+            if equals < 0:
+                if not piece.strip(b" \t"):
+                    continue
+                name = ""
+            else:
+                name = piece[:equals].strip(b" \t").decode("latin-1")
+            if self._allowed_name(name, granted):
+                kept.append(piece.strip(b" \t"))
+                continue
+            changed = True
+            # Only cookies a rule names are deleted: an unknown one may belong to another app.
+            if name and self.policy.category_of_cookie(name) is not None:
+                withdrawn.append(name)
+        result = (b"; ".join(kept) if changed else None, tuple(dict.fromkeys(withdrawn)))
+        if len(self._inbound_cache) >= _CACHE_LIMIT:
+            self._inbound_cache.clear()
+        self._inbound_cache[key] = result
+        return result
+
+    def deletion_headers(self, names: tuple[str, ...], https: bool) -> list[tuple[bytes, bytes]]:
+        out = []
+        for name in names:
+            rule = self.policy.deletion_rule(name)
+            out.append((b"set-cookie", deletion_header(name, rule.path, rule.domain, secure=https)))
+        return out
+
+    def _wrap_send(
+        self, send: Send, granted: frozenset[str], withdrawn: tuple[str, ...], https: bool
+    ) -> Send:
+        async def consent_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = self._filter_outbound(
+                    message.get("headers", ()), granted, withdrawn, https
+                )
+            await send(message)
+
+        return consent_send
+
+    def _filter_outbound(
+        self,
+        headers: list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...],
+        granted: frozenset[str],
+        withdrawn: tuple[str, ...],
+        https: bool,
+    ) -> list[tuple[bytes, bytes]]:
+        """Drop Set-Cookie headers of disallowed categories; the rest stays byte-exact, in order."""
+        out: list[tuple[bytes, bytes]] = []
+        vary_index = -1
+        sets_cookie = False
+        is_html = False
+        changed = bool(withdrawn)
+        name_cache = self._name_cache
+        for item in headers:
+            key = item[0].lower()
+            if key == b"set-cookie":
+                sets_cookie = True
+                cache_key = (item[1], granted)
+                allowed = name_cache.get(cache_key)
+                if allowed is None:
+                    allowed = self._allowed_name(set_cookie_name(item[1]), granted)
+                    if len(name_cache) >= _CACHE_LIMIT:
+                        name_cache.clear()
+                    name_cache[cache_key] = allowed
+                if not allowed:
+                    changed = True
+                    continue
+            elif key == b"vary":
+                vary_index = len(out)
+            elif key == b"content-type":
+                is_html = item[1][:9].lower() == b"text/html"
+            out.append(item)
+        if withdrawn:
+            out.extend(self.deletion_headers(withdrawn, https))
+        if self.vary_always or sets_cookie or is_html or changed:
+            _add_vary(out, vary_index)
+        return out
+
+
+def _add_vary(headers: list[tuple[bytes, bytes]], index: int) -> None:
+    if index < 0:
+        headers.append((b"vary", b"Cookie, Sec-GPC"))
+        return
+    name, value = headers[index]
+    present = {token.strip().lower() for token in value.split(b",")}
+    if b"*" in present:
+        return
+    missing = [t for t in _VARY_TOKENS if t.lower() not in present]
+    if missing:
+        headers[index] = (name, b", ".join([value, *missing]))
+
+
+def _cookie_value(header: bytes, name: str) -> bytes | None:
+    """The value of cookie ``name`` in a request Cookie header, without parsing the rest."""
+    needle = name.encode()
+    start = 0
+    while True:
+        index = header.find(needle, start)
+        if index < 0:
+            return None
+        before = header[:index].rstrip(b" \t")
+        after = index + len(needle)
+        rest = header[after:].lstrip(b" \t")
+        if (not before or before.endswith(b";")) and rest.startswith(b"="):
+            value_start = len(header) - len(rest) + 1
+            end = header.find(b";", value_start)
+            return header[value_start : end if end >= 0 else len(header)].strip(b" \t")
+        start = after
