@@ -17,7 +17,7 @@ from typing import Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .consent import ConsentResolver
+from .consent import Consent, ConsentResolver
 from .consent_cookie import COOKIE_NAME, SECURE_COOKIE_NAME, ConsentCookieCodec, StoredChoice
 from .cookie_headers import deletion_header, set_cookie_name
 from .decisions import DecisionHook
@@ -248,13 +248,17 @@ class ConsentMiddleware:
         return out
 
     def _wrap_send(
-        self, send: Send, granted: frozenset[str], withdrawn: tuple[str, ...], https: bool
+        self, scope: Scope, send: Send, consent: Consent, withdrawn: tuple[str, ...], https: bool
     ) -> Send:
+        granted = consent.granted
+        log = self.privacy_log
+
         async def consent_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = self._filter_outbound(
-                    message.get("headers", ()), granted, withdrawn, https
-                )
+                headers = self._filter_outbound(message.get("headers", ()), granted, withdrawn, https)
+                message["headers"] = headers
+                if log is not None:
+                    log.record_visit(scope, consent, message["status"], headers)
             await send(message)
 
         return consent_send
