@@ -3,8 +3,10 @@
 The rules follow RFC 6265bis §5.6 (what Chromium and Firefox implement): the name is what comes
 before the first ``=`` of the part before the first ``;``, with spaces and tabs trimmed. A line
 without ``=`` makes a *nameless* cookie (empty name), which browsers keep and send back as the bare
-value; a line with a control character is dropped by browsers altogether. Both kinds are reported
-with the empty name so the policy's ``unknown_cookies`` rule decides about them.
+value. A line with a control character is dropped by current browsers, while older ones cut it
+there; the name is read from the part before the control character, so the category decision is
+right under both behaviours. Nameless cookies get the empty name, and the policy's
+``unknown_cookies`` rule decides about them.
 """
 
 from __future__ import annotations
@@ -29,14 +31,15 @@ _EPOCH = format_datetime(datetime(1970, 1, 1, tzinfo=UTC), usegmt=True)
 
 def set_cookie_name(value: bytes) -> str:
     """The name a browser would store for this ``Set-Cookie`` value ("" when nameless or ignored)."""
-    if _CONTROL.search(value) is not None:
-        return NAMELESS
+    control = _CONTROL.search(value)
+    if control is not None:
+        value = value[: control.start()]
     end = value.find(b";")
     pair = value if end < 0 else value[:end]
     equals = pair.find(b"=")
     if equals < 0:
         return NAMELESS
-    return pair[:equals].strip(_WSP).decode("latin-1")
+    return pair[:equals].strip(_WSP).decode("utf-8", "surrogateescape")
 
 
 def cookie_names(header: bytes) -> list[str]:
@@ -48,7 +51,7 @@ def cookie_names(header: bytes) -> list[str]:
             if piece.strip(_WSP):
                 names.append(NAMELESS)
             continue
-        names.append(piece[:equals].strip(_WSP).decode("latin-1"))
+        names.append(piece[:equals].strip(_WSP).decode("utf-8", "surrogateescape"))
     return names
 
 
@@ -67,7 +70,7 @@ def filter_cookie_header(header: bytes, keep: set[str] | frozenset[str]) -> tupl
                 continue
             name = NAMELESS
         else:
-            name = piece[:equals].strip(_WSP).decode("latin-1")
+            name = piece[:equals].strip(_WSP).decode("utf-8", "surrogateescape")
         if name in keep:
             kept.append(piece.strip(_WSP))
         else:

@@ -226,7 +226,7 @@ class ConsentMiddleware:
                     continue
                 name = ""
             else:
-                name = piece[:equals].strip(b" \t").decode("latin-1")
+                name = piece[:equals].strip(b" \t").decode("utf-8", "surrogateescape")
             if self._allowed_name(name, granted):
                 kept.append(piece.strip(b" \t"))
                 continue

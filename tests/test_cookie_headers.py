@@ -1,0 +1,100 @@
+"""Cookie names as browsers read them (R-CK-3), Cookie header filtering, deletion headers (R-CK-2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from consentgate.cookie_headers import (
+    NAMELESS,
+    cookie_names,
+    deletion_header,
+    filter_cookie_header,
+    set_cookie_name,
+)
+
+CORPUS = json.loads((Path(__file__).parent / "data/http-state-parser.json").read_text())
+
+
+def _rfc6265_keeps(line: str) -> tuple[str, str] | None:
+    """What a browser keeps from one line, per the corpus's RFC 6265 rules (name, value)."""
+    pair = line.split(";", 1)[0]
+    if "=" not in pair:
+        return None
+    name, value = pair.split("=", 1)
+    name, value = name.strip(" \t"), value.strip(" \t")
+    return (name, value) if name else None
+
+
+def test_r_ck_3_every_cookie_the_corpus_keeps_has_the_name_we_read() -> None:
+    """For all 222 http-state cases: each cookie a browser sends back came from a line whose name
+    we parse identically, so our category decision is about the cookie the browser stores."""
+    checked = 0
+    for case in CORPUS:
+        lines = case["received"]
+        ours = [(set_cookie_name(line.encode("utf-8")), line) for line in lines]
+        for sent in case["sent"]:
+            sources = [line for name, line in ours if name == sent["name"]]
+            assert sources, f"{case['test']}: browser keeps {sent['name']!r}, we never read that name"
+            checked += 1
+        for name, line in ours:
+            kept = _rfc6265_keeps(line)
+            if kept is None:
+                # Lines RFC 6265 drops: nameless under 6265bis, so our policy treats them as unknown.
+                assert name == NAMELESS or "=" in line.split(";", 1)[0], case["test"]
+    assert checked >= 150
+
+
+def test_set_cookie_name_follows_6265bis() -> None:
+    assert set_cookie_name(b"_ga=GA1.2; Path=/; HttpOnly") == "_ga"
+    assert set_cookie_name(b"  spaced \t= v") == "spaced"
+    assert set_cookie_name(b"a=b=c") == "a"
+    assert set_cookie_name(b"noequals; Path=/") == NAMELESS  # nameless: browsers keep value "noequals"
+    assert set_cookie_name(b"=value") == NAMELESS
+    assert set_cookie_name(b'"quoted;name"=v') == NAMELESS
+    assert set_cookie_name(b"ctl\x01=v") == NAMELESS  # cut at the control character: no "="
+    assert set_cookie_name(b"IDE=1\x00; x") == "IDE"  # old browsers keep "IDE=1": still marketing
+    assert set_cookie_name(b"__Host-id=1; Secure; Path=/") == "__Host-id"
+    assert set_cookie_name("caf\u00e9=1".encode()) == "caf\u00e9"  # UTF-8 names as browsers show them
+    assert set_cookie_name(b"\xff=1") == "\udcff"  # invalid UTF-8 kept losslessly, never raises
+
+
+def test_cookie_header_names_and_filter() -> None:
+    header = b"session=abc; _ga=GA1; bare; theme=dark"
+    assert cookie_names(header) == ["session", "_ga", NAMELESS, "theme"]
+    filtered, dropped = filter_cookie_header(header, {"session", "theme"})
+    assert filtered == b"session=abc; theme=dark"
+    assert dropped == ["_ga", NAMELESS]
+    same, none = filter_cookie_header(header, {"session", "_ga", "", "theme"})
+    assert same is header and none == []
+
+
+def test_r_ck_2_deletion_header_same_name_path_domain_expired() -> None:
+    value = deletion_header("_ga", "/app", ".example.org").decode()
+    assert value.startswith("_ga=; ")
+    assert "Max-Age=0" in value
+    assert "Expires=Thu, 01 Jan 1970 00:00:00 GMT" in value
+    assert "Path=/app" in value and "Domain=.example.org" in value
+    assert "Secure" in deletion_header("__Host-x").decode()
+    assert "Secure" not in deletion_header("plain").decode()
+
+
+cookie_name_chars = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters=";=,"), min_size=1, max_size=12)
+
+
+@given(st.lists(st.tuples(cookie_name_chars, st.text(alphabet="abc123", max_size=5)), max_size=8), st.sets(cookie_name_chars))
+def test_filter_keeps_exactly_the_allowed_pairs(pairs: list[tuple[str, str]], keep: set[str]) -> None:
+    header = "; ".join(f"{n}={v}" for n, v in pairs).encode()
+    filtered, dropped = filter_cookie_header(header, keep)
+    assert cookie_names(filtered) == [n for n, _ in pairs if n in keep]
+    assert dropped == [n for n, _ in pairs if n not in keep]
+
+
+@given(st.binary(max_size=200))
+def test_parsers_never_raise_on_any_bytes(raw: bytes) -> None:
+    assert isinstance(set_cookie_name(raw), str)
+    assert isinstance(cookie_names(raw), list)
+    filter_cookie_header(raw, {"a"})

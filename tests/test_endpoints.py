@@ -1,0 +1,241 @@
+"""The consent endpoints: GET/POST /_consent, the decision hook, errors, /.well-known/gpc.json."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consentgate import Decision, SecretKeys
+from consentgate.consent_cookie import ConsentCookieCodec
+from coreapp import SECRET, build_app, client, cookie_from, decide, make_policy
+
+CODEC = ConsentCookieCodec(SecretKeys.load(SECRET), make_policy())
+
+
+def test_get_describes_consent_and_categories() -> None:
+    data = client(build_app()).get("/_consent").json()
+    assert data["consent"]["needs_choice"] is True
+    assert data["consent"]["granted"] == ["essential"]
+    assert [c["name"] for c in data["categories"]] == ["essential", "personalization", "analytics", "marketing"]
+    analytics = data["categories"][2]
+    assert analytics["cookies"] == ["_ga", "_ga_*", "_pk_id.*"]
+    assert analytics["hosts"] == ["www.google-analytics.com"]
+    assert data["categories"][0]["required"] is True
+
+
+def test_accept_all_sets_cookie_and_answers_new_consent() -> None:
+    tc = client(build_app())
+    response = decide(tc, {"action": "accept_all"})
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    consent = response.json()["consent"]
+    assert consent["granted"] == ["essential", "personalization", "analytics", "marketing"]
+    assert consent["needs_choice"] is False
+    assert re.fullmatch(r"[A-Za-z0-9_-]{16}", consent["consent_id"])
+    header = next(v for v in response.headers.get_list("set-cookie") if v.startswith("consentgate="))
+    assert "Max-Age=34128000" in header  # 395 days (R-CON-7)
+    assert tc.get("/").json()["granted"] == ["analytics", "essential", "marketing", "personalization"]
+
+
+def test_r_con_7_refusal_lives_182_days() -> None:
+    response = decide(client(build_app()), {"action": "deny_all"})
+    header = next(v for v in response.headers.get_list("set-cookie") if v.startswith("consentgate="))
+    assert "Max-Age=15724800" in header
+    assert response.json()["consent"]["granted"] == ["essential"]
+
+
+def test_partial_choice_and_consent_id_kept_across_decisions() -> None:
+    tc = client(build_app())
+    first = decide(tc, {"categories": ["analytics"]}).json()["consent"]
+    assert first["granted"] == ["essential", "analytics"]
+    second = decide(tc, {"categories": ["essential", "personalization"]}).json()["consent"]
+    assert second["granted"] == ["essential", "personalization"]
+    assert second["consent_id"] == first["consent_id"]
+
+
+def test_r_stu_1_student_accept_all_stores_no_marketing_for_the_next_user() -> None:
+    student = {"value": True}
+    tc = client(build_app(student_resolver=lambda scope: student["value"]))
+    response = decide(tc, {"action": "accept_all"})
+    assert response.json()["consent"]["granted"] == ["essential", "personalization"]
+    assert response.json()["consent"]["locked"] == {"analytics": "student", "marketing": "student"}
+    stored = CODEC.decode(cookie_from(response, "consentgate").encode())
+    assert stored is not None and stored.granted == {"personalization"}
+    student["value"] = False  # the next person on the shared classroom device
+    assert tc.get("/").json()["granted"] == ["essential", "personalization"]
+
+
+def test_r_gpc_2_gpc_decision_stores_the_choice_but_marketing_stays_off() -> None:
+    decisions: list[Decision] = []
+    tc = client(build_app(on_decision=decisions.append))
+    response = decide(tc, {"action": "accept_all"}, **{"sec-gpc": "1"})
+    consent = response.json()["consent"]
+    assert "marketing" not in consent["granted"]
+    assert consent["locked"] == {"marketing": "gpc"}
+    assert decisions[0].limited_by == {"marketing": "gpc"}
+    assert decisions[0].limited
+
+
+def test_hook_receives_the_decision_sync_and_async() -> None:
+    seen: list[Decision] = []
+
+    async def hook(decision: Decision) -> None:
+        seen.append(decision)
+
+    tc = client(build_app(on_decision=hook))
+    decide(tc, {"categories": ["analytics"], "method": "banner:save", "language": "fr"})
+    (decision,) = seen
+    assert decision.method == "banner:save"
+    assert decision.language == "fr"
+    assert decision.requested == {"analytics"}
+    assert decision.granted == {"analytics"}
+    assert decision.refused == {"personalization", "marketing"}
+    assert decision.revision == 3
+    assert re.fullmatch(r"[0-9a-f]{64}", decision.notice_hash)
+    assert decision.is_student is False and decision.tenant is None
+    assert decision.time.tzinfo is not None
+
+
+def test_failing_hook_is_a_clear_503_and_no_cookie() -> None:
+    def hook(decision: Decision) -> None:
+        raise RuntimeError("database down")
+
+    response = decide(client(build_app(on_decision=hook)), {"action": "accept_all"})
+    assert response.status_code == 503
+    assert "could not be recorded" in response.json()["error"]
+    assert not response.headers.get_list("set-cookie")
+
+
+def test_decision_response_deletes_withdrawn_cookies() -> None:
+    tc = client(build_app())
+    consent = cookie_from(decide(tc, {"action": "accept_all"}), "consentgate")
+    response = tc.post(
+        "/_consent",
+        json={"action": "deny_all"},
+        headers={"cookie": f"consentgate={consent}; _ga=1; _fbp=2; session=3", "origin": "http://testserver"},
+    )
+    deleted = sorted(v.split("=", 1)[0] for v in response.headers.get_list("set-cookie") if "Max-Age=0" in v)
+    assert deleted == ["_fbp", "_ga"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b'{"action": "accept_some"}', 400, "unknown action"),
+        (b'{"categories": ["analytics", "tracking"]}', 400, "unknown category 'tracking'"),
+        (b'{"categories": "analytics"}', 400, "must be a list"),
+        (b'{"action": "accept_all", "categories": []}', 400, "either"),
+        (b"{}", 400, "either"),
+        (b"[]", 400, "JSON object"),
+        (b'{"action": "deny_all", "extra": 1}', 400, "unknown field"),
+        (b'{"action": "deny_all", "method": "DROP TABLE"}', 400, "method"),
+        (b'{"action": "deny_all", "language": "<script>"}', 400, "language"),
+        (b'{"categories": ["' + b"x" * 9000 + b'"]}', 413, "8192"),
+        (b"\xff\xfe\x00", 400, "not valid JSON"),
+    ],
+)
+def test_bad_requests_get_a_json_error(body: bytes, status: int, fragment: str) -> None:
+    response = client(build_app()).post(
+        "/_consent", content=body, headers={"content-type": "application/json", "origin": "http://testserver"}
+    )
+    assert response.status_code == status
+    assert fragment in response.json()["error"]
+    assert not response.headers.get_list("set-cookie")
+
+
+def test_streamed_oversized_body_is_refused_without_reading_it_all() -> None:
+    def chunks() -> Any:
+        for _ in range(100):
+            yield b" " * 1024
+
+    response = client(build_app()).post(
+        "/_consent", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "https://evil.example"},
+        {"origin": "null"},
+        {"sec-fetch-site": "cross-site"},
+        {"sec-fetch-site": "same-site"},
+        {"origin": "http://testserver.evil.example"},
+    ],
+)
+def test_cross_site_decisions_are_refused(headers: dict[str, str]) -> None:
+    response = client(build_app()).post("/_consent", json={"action": "accept_all"}, headers=headers)
+    assert response.status_code == 403
+    assert "refused" in response.json()["error"]
+    assert not response.headers.get_list("set-cookie")
+
+
+def test_same_origin_fetch_metadata_is_accepted() -> None:
+    response = client(build_app()).post(
+        "/_consent",
+        json={"action": "deny_all"},
+        headers={"sec-fetch-site": "same-origin", "origin": "http://testserver"},
+    )
+    assert response.status_code == 200
+
+
+def test_form_posts_are_refused_415() -> None:
+    response = client(build_app()).post("/_consent", data={"action": "accept_all"})
+    assert response.status_code == 415
+
+
+def test_other_methods_405() -> None:
+    assert client(build_app()).delete("/_consent").status_code == 405
+    assert client(build_app()).post("/.well-known/gpc.json").status_code == 405
+
+
+def test_r_gpc_4_well_known_gpc_json() -> None:
+    app = build_app(gpc_last_update=date(2026, 11, 1))
+    response = client(app).get("/.well-known/gpc.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"gpc": True, "lastUpdate": "2026-11-01"}
+    default = client(build_app()).get("/.well-known/gpc.json").json()
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", default["lastUpdate"])
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    body=st.one_of(
+        json_values.map(lambda v: json.dumps(v).encode()),
+        st.fixed_dictionaries(
+            {"action": st.sampled_from(["accept_all", "deny_all", "x"])},
+            optional={"method": st.text(max_size=50), "language": st.text(max_size=8)},
+        ).map(lambda v: json.dumps(v).encode()),
+        st.fixed_dictionaries({"categories": st.lists(st.sampled_from(["analytics", "marketing", "essential", "?"]))}).map(
+            lambda v: json.dumps(v).encode()
+        ),
+        st.binary(max_size=64),
+    ),
+    content_type=st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain", ""]),
+)
+def test_no_body_can_make_a_500_or_grant_what_was_not_asked(body: bytes, content_type: str) -> None:
+    tc = client(build_app(student_resolver=lambda scope: True))
+    response = tc.post("/_consent", content=body, headers={"content-type": content_type})
+    assert response.status_code in (200, 400, 413, 415)
+    if response.status_code == 200:
+        granted = set(response.json()["consent"]["granted"])
+        assert "marketing" not in granted  # a student, whatever was sent
+        asked = json.loads(body)
+        if asked.get("action") == "deny_all" or asked.get("categories") == []:
+            assert granted == {"essential"}

@@ -1,0 +1,193 @@
+"""The policy file: loading, meaning, and errors that name file, key and value."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from consentgate import Policy, PolicyError
+from coreapp import POLICY_TOML, make_policy
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads((ROOT / "src/consentgate/policy.schema.json").read_text())
+
+
+def test_issue_example_loads_and_means_what_it_says() -> None:
+    policy = make_policy()
+    assert policy.revision == 3
+    assert policy.consent_max_age_days == 395
+    assert policy.refusal_max_age_days == 182
+    assert policy.unknown_cookies == "block"
+    assert policy.category_names == ("essential", "personalization", "analytics", "marketing")
+    assert policy.category_of_cookie("session") == "essential"
+    assert policy.category_of_cookie("theme") == "personalization"
+    assert policy.category_of_cookie("_ga") == "analytics"
+    assert policy.category_of_cookie("_ga_ABC123") == "analytics"
+    assert policy.category_of_cookie("_pk_id.1.abcd") == "analytics"
+    assert policy.category_of_cookie("ad_campaign") == "marketing"
+    assert policy.category_of_cookie("IDE") == "marketing"
+    assert policy.category_of_cookie("ide") is None  # cookie names are case-sensitive
+    assert policy.category_of_cookie("_gax") is None  # "_ga" is exact, not a prefix
+    assert policy.category_of_cookie("mystery") is None
+    assert policy.hosts_for(["analytics", "marketing"]) == ("www.google-analytics.com", "connect.facebook.net")
+
+
+def test_r_stu_1_marketing_always_denied_to_students_listed_or_not() -> None:
+    policy = make_policy()
+    assert policy.student_denied(None) == {"marketing", "analytics"}
+    assert policy.student_denied("lincoln-high") == {"marketing", "analytics", "personalization"}
+    assert policy.student_denied("unknown-school") == {"marketing", "analytics"}
+    bare = Policy.from_toml("revision = 1")
+    assert bare.student_denied(None) == {"marketing"}
+
+
+def test_essential_always_exists_and_is_required() -> None:
+    policy = Policy.from_toml("revision = 1\n[categories.analytics]\ncookies=['_ga']")
+    assert policy.categories[0].name == "essential"
+    assert policy.categories[0].required
+    assert "essential" not in policy.optional_categories
+
+
+def test_more_categories_with_labels_per_language() -> None:
+    policy = Policy.from_toml(
+        """
+revision = 1
+[categories.video]
+cookies = ["yt_*"]
+hosts = ["www.youtube-nocookie.com"]
+label = { en = "Videos", fr = "Vidéos" }
+description = "Embedded lesson videos."
+"""
+    )
+    video = policy.category("video")
+    assert video.label("fr") == "Vidéos"
+    assert video.label("ja") is None
+    assert video.description("ja") == "Embedded lesson videos."
+    assert policy.category_of_cookie("yt_pref") == "video"
+    assert "video" in policy.optional_categories
+
+
+def test_most_specific_glob_wins() -> None:
+    policy = Policy.from_toml(
+        """
+revision = 1
+[categories.analytics]
+cookies = ["_g*"]
+[categories.marketing]
+cookies = ["_gcl_*"]
+"""
+    )
+    assert policy.category_of_cookie("_gcl_au") == "marketing"
+    assert policy.category_of_cookie("_gid") == "analytics"
+
+
+def test_cookie_table_entries_give_deletion_path_and_domain() -> None:
+    policy = Policy.from_toml(
+        """
+revision = 1
+[categories.analytics]
+cookies = [{ name = "_pk_id.*", path = "/app", domain = ".example.org" }, "_ga"]
+"""
+    )
+    rule = policy.deletion_rule("_pk_id.3.ff")
+    assert (rule.pattern, rule.path, rule.domain) == ("_pk_id.3.ff", "/app", ".example.org")
+    assert policy.deletion_rule("_ga").path == "/"
+    assert policy.deletion_rule("_ga").domain is None
+
+
+@pytest.mark.parametrize(
+    ("toml", "key", "value_fragment"),
+    [
+        ("revision = 1\nconsent_max_age_days = 400", "consent_max_age_days", "400"),
+        ("revision = 1\nrefusal_max_age_days = 0", "refusal_max_age_days", "0"),
+        ('revision = "3"', "revision", "'3'"),
+        ("revision = 1\nunknown_cookies = 'maybe'", "unknown_cookies", "'maybe'"),
+        ("revision = 1\ncolour = 'red'", "colour", "colour"),
+        ("revision = 1\n[students]\ndeny = ['tracking']", "students.deny", "'tracking'"),
+        ("revision = 1\n[tenants.x]\nstudent_deny = ['ads']", "tenants.x.student_deny", "'ads'"),
+        ("revision = 1\n[students]\ndeny = ['essential']", "students.deny", "essential"),
+        ("revision = 1\n[categories.analytics]\ncookies = ['*']", "categories.analytics.cookies[0]", "'*'"),
+        ("revision = 1\n[categories.analytics]\ncookies = ['']", "categories.analytics.cookies[0]", "''"),
+        ("revision = 1\n[categories.analytics]\ncookies = ['a b']", "categories.analytics.cookies[0]", "'a b'"),
+        ("revision = 1\n[categories.analytics]\ncookies = ['x;y']", "categories.analytics.cookies[0]", "'x;y'"),
+        ("revision = 1\n[categories.analytics]\ncookies = ['_ga**']", "categories.analytics.cookies[0]", "'_ga**'"),
+        ("revision = 1\n[categories.analytics]\ncookies = [3]", "categories.analytics.cookies[0]", "3"),
+        ("revision = 1\n[categories.analytics]\ncookies = '_ga'", "categories.analytics.cookies", "'_ga'"),
+        ("revision = 1\n[categories.analytics]\nhosts = ['https://x.com/']", "categories.analytics.hosts[0]", "https"),
+        ("revision = 1\n[categories.analytics]\ntrackers = []", "categories.analytics.trackers", "trackers"),
+        ("revision = 1\n[categories.Ads]\ncookies = ['x']", "categories.Ads", "'Ads'"),
+        (
+            "revision = 1\n[categories.analytics]\ncookies=['_ga']\n[categories.marketing]\ncookies=['_ga']",
+            "categories.marketing.cookies[0]",
+            "'_ga'",
+        ),
+        ("revision = 1\ngpc_denies = ['marketing', 'nope']", "gpc_denies", "'nope'"),
+        ("revision = 1\ndefault_language = 'de'", "default_language", "'de'"),
+        ("revision = 1\n[visits]\nipv4_prefix = 32", "visits.ipv4_prefix", "32"),
+        ("revision = 1\n[retention]\nvisits_days = -1", "retention.visits_days", "-1"),
+        ("consent_max_age_days = 30", "revision", "missing"),
+        ("revision = [", "<toml>", "TOML"),
+    ],
+)
+def test_bad_policy_names_file_key_and_value(toml: str, key: str, value_fragment: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_toml(toml, source="school.toml")
+    message = str(caught.value)
+    assert message.startswith(f"school.toml: {key}: "), message
+    assert value_fragment in message
+    assert caught.value.key == key
+
+
+def test_from_file_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "consent.toml"
+    path.write_text("revision = 1\nconsent_max_age_days = 500\n")
+    with pytest.raises(PolicyError, match=r"consent\.toml: consent_max_age_days: 500"):
+        Policy.from_file(path)
+    with pytest.raises(PolicyError, match="cannot read"):
+        Policy.from_file(tmp_path / "missing.toml")
+    path.write_bytes(b"revision = 1\n# \xff\xfe")
+    with pytest.raises(PolicyError, match="not UTF-8"):
+        Policy.from_file(path)
+
+
+def test_policy_is_frozen() -> None:
+    policy = make_policy()
+    with pytest.raises(AttributeError):
+        policy.revision = 4  # type: ignore[misc]
+
+
+def test_schema_accepts_issue_example_and_shipped_example() -> None:
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    validator.validate(tomllib.loads(POLICY_TOML))
+    example = tomllib.loads((ROOT / "examples/consent.toml").read_text())
+    validator.validate(example)
+    Policy.from_file(ROOT / "examples/consent.toml")
+
+
+@pytest.mark.parametrize(
+    "toml",
+    [
+        "revision = 1\nconsent_max_age_days = 400",
+        "revision = 1\nunknown_cookies = 'maybe'",
+        "revision = 1\n[categories.analytics]\ncookies = ['*']",
+        "revision = 1\n[categories.analytics]\ncookies = ['a b']",
+        "revision = 1\ncolour = 'red'",
+        "revision = 1\n[students]\ndeny = ['essential']",
+    ],
+)
+def test_schema_and_loader_agree_on_bad_files(toml: str) -> None:
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    assert list(validator.iter_errors(tomllib.loads(toml)))
+    with pytest.raises(PolicyError):
+        Policy.from_toml(toml)
+
+
+def test_schema_ships_inside_the_package() -> None:
+    import consentgate.policy as module
+
+    assert Path(module.__file__).with_name("policy.schema.json").is_file()
