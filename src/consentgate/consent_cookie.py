@@ -10,6 +10,7 @@ It carries no personal data: the consent id is random and only links receipts to
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import time
 from collections.abc import Iterable
@@ -134,10 +135,14 @@ class ConsentCookieCodec:
     def _verify(self, value: bytes) -> StoredChoice | None:
         if len(value) > MAX_COOKIE_BYTES:
             return None
-        try:
-            payload = self._signer.unsign(value)
-        except (BadSignature, ValueError, TypeError):
-            return None
+        payload, _, signature = value.rpartition(b".")
+        # Fast path: the newest key, compared in constant time; older keys through itsdangerous'
+        # full verification (only during a key rotation).
+        if not hmac.compare_digest(self._signer.get_signature(payload), signature):
+            try:
+                payload = self._signer.unsign(value)
+            except (BadSignature, ValueError, TypeError):
+                return None
         parts = payload.split(b".")
         if len(parts) != 5 or parts[0] != _FORMAT.encode():
             return None

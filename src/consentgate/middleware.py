@@ -10,6 +10,7 @@ deletes cookies the visitor has withdrawn, and adds ``Vary``. Everything else pa
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -28,7 +29,6 @@ from .policy import Policy
 from .students import (
     StudentResolver,
     TenantResolver,
-    call_resolver,
     default_student_resolver,
     default_tenant_resolver,
 )
@@ -112,6 +112,8 @@ class ConsentMiddleware:
         # (cookie header, granted) -> (filtered header or None when unchanged, withdrawn names)
         self._inbound_cache: dict[tuple[bytes, frozenset[str]], tuple[bytes | None, tuple[str, ...]]] = {}
         self._name_cache: dict[tuple[bytes, frozenset[str]], bool] = {}
+        self._visitor_cache: dict[bytes, StoredChoice | None] = {}
+        self._consent_cache: dict[tuple[StoredChoice | None, bool, bool, str | None], Consent] = {}
 
     def _policy_notice_hash(self, language: str | None) -> str:
         text = f"{self.policy.fingerprint}:{language or self.policy.default_language}"
@@ -140,10 +142,13 @@ class ConsentMiddleware:
         stored = previous if previous is not None and self.codec.is_current(previous) else None
         is_student = default_student_resolver(scope)
         if not is_student and self.student_resolver is not None:
-            is_student = bool(await call_resolver(self.student_resolver, scope))
-        tenant_value = await call_resolver(self.tenant_resolver, scope)
+            result = self.student_resolver(scope)
+            is_student = bool(await result) if inspect.isawaitable(result) else bool(result)
+        tenant_value = self.tenant_resolver(scope)
+        if inspect.isawaitable(tenant_value):
+            tenant_value = await tenant_value
         tenant = tenant_value if isinstance(tenant_value, str) and tenant_value else None
-        consent = self.resolver.resolve(stored, is_student=is_student, gpc=gpc, tenant=tenant)
+        consent = self._consent(stored, is_student, gpc, tenant)
 
         state = scope.get("state")
         if state is None:
@@ -197,10 +202,32 @@ class ConsentMiddleware:
         return lifespan_receive
 
     def _previous_choice(self, cookie_header: bytes) -> StoredChoice | None:
+        """The signed choice in this Cookie header (any revision or age), memoised per header."""
+        cache = self._visitor_cache
+        try:
+            return cache[cookie_header]
+        except KeyError:
+            pass
         value = _cookie_value(cookie_header, SECURE_COOKIE_NAME) or _cookie_value(cookie_header, COOKIE_NAME)
-        if value is None:
-            return None
-        return self.codec.decode_any(value)
+        choice = None if value is None else self.codec.decode_any(value)
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()  # bounded: random headers cannot grow memory
+        cache[cookie_header] = choice
+        return choice
+
+    def _consent(
+        self, stored: StoredChoice | None, is_student: bool, gpc: bool, tenant: str | None
+    ) -> Consent:
+        """The effective consent; the same frozen object is reused for a returning visitor."""
+        key = (stored, is_student, gpc, tenant)
+        cache = self._consent_cache
+        consent = cache.get(key)
+        if consent is None:
+            consent = self.resolver.resolve(stored, is_student=is_student, gpc=gpc, tenant=tenant)
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[key] = consent
+        return consent
 
     def _allowed_name(self, name: str, granted: frozenset[str]) -> bool:
         if name in _CONSENT_NAMES:
