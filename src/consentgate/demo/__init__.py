@@ -1,0 +1,1 @@
+"""The demo school site behind ``consentgate demo``."""
