@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from coreapp import POLICY_TOML
 
 from consentgate.cli import build_parser, main
-from coreapp import POLICY_TOML
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from coreapp import SECRET, make_policy
 from hypothesis import given
 from hypothesis import strategies as st
 
 from consentgate import SecretKeys
 from consentgate.consent_cookie import ConsentCookieCodec, new_consent_id
-from coreapp import SECRET, make_policy
 
 OLD_KEY = "old-secret-abcdefghijklmnopqrstuvwxyz-0123"
 NEW_KEY = "new-secret-ABCDEFGHIJKLMNOPQRSTUVWXYZ-4567"

@@ -8,12 +8,12 @@ from datetime import date
 from typing import Any
 
 import pytest
+from coreapp import SECRET, build_app, client, cookie_from, decide, make_policy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentgate import Decision, SecretKeys
 from consentgate.consent_cookie import ConsentCookieCodec
-from coreapp import SECRET, build_app, client, cookie_from, decide, make_policy
 
 CODEC = ConsentCookieCodec(SecretKeys.load(SECRET), make_policy())
 

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from coreapp import SECRET, build_app, client, cookie_from, decide, make_policy, raw_headers_app
 from fastapi import FastAPI
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,7 +20,6 @@ from starlette.websockets import WebSocket
 from consentgate import ConsentMiddleware, Policy, SecretKeys, WeakSecretError
 from consentgate.consent_cookie import ConsentCookieCodec
 from consentgate.cookie_headers import set_cookie_name
-from coreapp import SECRET, build_app, client, cookie_from, decide, make_policy, raw_headers_app
 
 POLICY = make_policy()
 CODEC = ConsentCookieCodec(SecretKeys.load(SECRET), POLICY)

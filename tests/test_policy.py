@@ -8,9 +8,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from coreapp import POLICY_TOML, make_policy
 
 from consentgate import Policy, PolicyError
-from coreapp import POLICY_TOML, make_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "src/consentgate/policy.schema.json").read_text())

@@ -1,0 +1,67 @@
+"""Shared fixtures: a system Chromium for pytest-playwright, a throwaway PostgreSQL, live servers."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from starlette.types import ASGIApp
+from support.live_server import ThreadServer
+from support.postgres import PostgresServer
+
+from consentgate.browser import launch_options
+
+_db_counter = itertools.count(1)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last: pytest-playwright's sync API leaves an event loop running in the main
+    thread for the rest of the session, and ``asyncio.run`` in a later test would refuse to start."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright launches the same Chromium the audit uses (CONSENTGATE_CHROMIUM overrides)."""
+    return {**browser_type_launch_args, **launch_options()}
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A new, empty database on the session's server (the server is restarted if a test stopped it)."""
+    import psycopg
+
+    if not postgres_server.running:
+        postgres_server.start()
+    name = f"cg_test_{next(_db_counter)}"
+    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return postgres_server.url_for(name)
+
+
+@pytest.fixture
+def live_server() -> Iterator[Callable[[ASGIApp], str]]:
+    """``live_server(app)`` serves ``app`` with uvicorn on 127.0.0.1 and returns its base URL."""
+    servers: list[ThreadServer] = []
+
+    def serve(app: ASGIApp) -> str:
+        server = ThreadServer(app)
+        servers.append(server)
+        return server.start()
+
+    yield serve
+    for server in servers:
+        server.stop()

@@ -1,0 +1,45 @@
+"""The built wheel is complete: package code, static assets, templates, schema, typing marker."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_wheel_ships_static_templates_schema_and_py_typed(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (wheel,) = tmp_path.glob("consentgate-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for source_dir, packaged in (("static", "consentgate/static"), ("templates", "consentgate/templates")):
+        expected = {
+            f"{packaged}/{path.relative_to(ROOT / source_dir).as_posix()}"
+            for path in (ROOT / source_dir).rglob("*")
+            if path.is_file()
+        }
+        assert expected, f"{source_dir}/ is empty"
+        assert expected <= names, sorted(expected - names)
+    for required in (
+        "consentgate/__init__.py",
+        "consentgate/middleware.py",
+        "consentgate/policy.schema.json",
+        "consentgate/py.typed",
+    ):
+        assert required in names
+    assert not any(name.startswith(("tests/", "benchmarks/")) for name in names)
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    text = zipfile.ZipFile(wheel).read(metadata).decode()
+    for dependency in ("starlette", "itsdangerous", "jinja2", "user-agents", "geoip2"):
+        assert f"Requires-Dist: {dependency}" in text
