@@ -81,6 +81,7 @@ class ServerProcess:
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.output: Path | None = None
+        self.output_dir: Path | None = None
 
     @property
     def url(self) -> str:
@@ -91,7 +92,7 @@ class ServerProcess:
                "--log-level", "warning"]
         if self.factory:
             cmd.append("--factory")
-        log_dir = self.cwd or Path.cwd()
+        log_dir = self.output_dir or self.cwd or Path.cwd()
         self.output = log_dir / f"server-{self.port}.log"
         with open(self.output, "ab") as log:
             self.proc = subprocess.Popen(cmd, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT)
