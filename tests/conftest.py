@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from starlette.types import ASGIApp
+from support.fuzzcount import TRIED
 from support.live_server import ThreadServer
 from support.postgres import PostgresServer
 
@@ -65,3 +66,12 @@ def live_server() -> Iterator[Callable[[ASGIApp], str]]:
     yield serve
     for server in servers:
         server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many hostile inputs each parser was fed in this run (the README quotes these)."""
+    if TRIED:
+        terminalreporter.section("hostile input: cases tried")
+        for target, count in sorted(TRIED.items()):
+            terminalreporter.write_line(f"{target:<40} {count:>8}")
+        terminalreporter.write_line(f"{'total':<40} {sum(TRIED.values()):>8}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Iterable
@@ -139,6 +140,9 @@ class ConsentCookieCodec:
         # Fast path: the newest key, compared in constant time; older keys through itsdangerous'
         # full verification (only during a key rotation).
         if not hmac.compare_digest(self._signer.get_signature(payload), signature):
+            # Only canonical signatures: base64 decoding would otherwise skip stray bytes.
+            if not _SIGNATURE_CHARS.fullmatch(signature):
+                return None
             try:
                 payload = self._signer.unsign(value)
             except (BadSignature, ValueError, TypeError):
@@ -155,6 +159,9 @@ class ConsentCookieCodec:
             return None
         granted = frozenset(n for n in names.split("~") if n in self._known and n != ESSENTIAL)
         return StoredChoice(granted, revision, given_at, consent_id)
+
+
+_SIGNATURE_CHARS = re.compile(rb"[A-Za-z0-9_-]{20,100}")
 
 
 def _base36(number: int) -> str:
