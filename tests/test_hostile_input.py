@@ -177,7 +177,7 @@ def test_fuzz_set_cookie_headers_from_the_app(values: list[bytes]) -> None:
         await send({"type": "http.response.body", "body": b""})
 
     middleware = ConsentMiddleware(app, policy=POLICY, secret_key=SECRET)
-    scope, start, _ = asyncio.run(_request(middleware, [(b"cookie", b"consentgate=" + CODEC.encode({"analytics"}, "v").encode())]))
+    _, start, _ = asyncio.run(_request(middleware, [(b"cookie", b"consentgate=" + CODEC.encode({"analytics"}, "v").encode())]))
     assert start["status"] == 200
     kept = [v for k, v in start["headers"] if k == b"set-cookie"]
     for value in kept:
