@@ -1,0 +1,143 @@
+"""Throughput and p99 latency under load: the same app bare, with enforcement only, and with everything on
+(enforcement + banner injection + visit logging), served by uvicorn (one worker, uvloop/httptools when
+installed) pinned to CPU 0 and driven by wrk pinned to CPU 1, on 127.0.0.1 only, bounded in time.
+
+Traffic mix (a wrk Lua script): of every 10 requests, 3 are first visits (no cookie) and 7 come from
+returning visitors, each carrying one of 2,000 distinct valid consent cookies (analytics granted, the rest
+refused). The three variants are interleaved round after round; the medians are reported with the ratios
+to bare. Targets: enforce >= 90 % of bare throughput, full >= 80 %.
+
+    .venv/bin/python benchmarks/load.py [--rounds 5] [--duration 8] [--connections 32] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.load_app import POLICY, SECRET  # noqa: E402
+from consentgate import SecretKeys  # noqa: E402
+from consentgate.consent_cookie import ConsentCookieCodec, new_consent_id  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+VARIANTS = ("bare", "enforce", "full")
+
+
+def write_lua(path: Path, visitors: int) -> None:
+    codec = ConsentCookieCodec(SecretKeys.load(SECRET), POLICY)
+    cookies = [f"consentgate={codec.encode({'analytics'}, new_consent_id())}" for _ in range(visitors)]
+    lines = ",\n".join(f'  "{c}"' for c in cookies)
+    path.write_text(
+        f"local cookies = {{\n{lines}\n}}\n"
+        "local n = 0\n"
+        "request = function()\n"
+        "  n = n + 1\n"
+        "  if n % 10 < 3 then\n"
+        '    return wrk.format("GET", "/", {["Accept"] = "text/html"})\n'
+        "  end\n"
+        '  return wrk.format("GET", "/", {["Accept"] = "text/html", ["Cookie"] = cookies[(n % #cookies) + 1]})\n'
+        "end\n"
+    )
+
+
+def start_server(variant: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CONSENTGATE_LOAD_VARIANT": variant,
+           "CONSENTGATE_LOAD_STORE": str(workdir / f"{variant}.sqlite3"), "PYTHONPATH": str(ROOT)}
+    cmd = ["taskset", "-c", "0", sys.executable, "-m", "uvicorn", "benchmarks.load_app:create", "--factory",
+           "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    try:
+        import httptools  # noqa: F401
+        import uvloop  # noqa: F401
+
+        cmd += ["--loop", "uvloop", "--http", "httptools"]
+    except ImportError:
+        pass
+    proc = subprocess.Popen(cmd, env=env, cwd=workdir)
+    sys.path.insert(0, str(ROOT / "tests"))
+    from support.live_server import wait_for_port
+
+    wait_for_port(port, proc=proc)
+    return proc
+
+
+def run_wrk(url: str, script: Path, duration: int, connections: int) -> tuple[float, float]:
+    out = subprocess.run(
+        ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
+        capture_output=True, text=True, check=True, timeout=duration + 30,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99_match = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    assert p99_match, out
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99_match.group(2)]
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise SystemExit(f"errors under load:\n{out}")
+    return rps, float(p99_match.group(1)) * scale
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=8, help="seconds of load per variant per round")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset, bare first")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    variants = tuple(v for v in args.variants.split(",") if v in VARIANTS)
+    if not variants or variants[0] != "bare":
+        parser.error("--variants must start with bare (the baseline)")
+    if not shutil.which("wrk") or not shutil.which("taskset"):
+        print("load.py needs wrk and taskset: run scripts/setup (installs Debian's wrk)", file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(ROOT / "tests"))
+    from support.postgres import free_port
+
+    workdir = Path(tempfile.mkdtemp(prefix="consentgate-load-"))
+    script = workdir / "mix.lua"
+    write_lua(script, 2000)
+    servers = {}
+    results: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}
+    try:
+        for variant in variants:
+            port = free_port()
+            servers[variant] = (start_server(variant, port, workdir), f"http://127.0.0.1:{port}/")
+        for variant in variants:  # warm-up: caches, parser, first SQLite writes
+            run_wrk(servers[variant][1], script, 2, args.connections)
+        for round_no in range(args.rounds):
+            order = variants if round_no % 2 == 0 else tuple(reversed(variants))
+            for variant in order:
+                results[variant].append(run_wrk(servers[variant][1], script, args.duration, args.connections))
+            print(f"round {round_no + 1}: " + "  ".join(f"{v} {results[v][-1][0]:.0f}/s" for v in variants),
+                  file=sys.stderr)
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(timeout=30)
+        shutil.rmtree(workdir, ignore_errors=True)
+    summary = {}
+    bare_rps = statistics.median(r for r, _ in results["bare"])
+    for variant in variants:
+        rps = statistics.median(r for r, _ in results[variant])
+        p99 = statistics.median(p for _, p in results[variant])
+        summary[variant] = {"requests_per_s": round(rps), "p99_ms": round(p99, 2), "ratio_to_bare": round(rps / bare_rps, 3)}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"{'variant':<10}{'req/s':>10}{'p99 ms':>10}{'vs bare':>10}")
+        for variant, row in summary.items():
+            print(f"{variant:<10}{row['requests_per_s']:>10}{row['p99_ms']:>10}{row['ratio_to_bare']:>10.1%}")
+        print("targets: enforce >= 90 %, full >= 80 % of bare")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
