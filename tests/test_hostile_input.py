@@ -38,7 +38,7 @@ def _app() -> Any:
     return app
 
 
-MIDDLEWARE = ConsentMiddleware(_app(), policy=POLICY, secret_key=SECRET)
+MIDDLEWARE = ConsentMiddleware(_app(), policy=POLICY, secret_key=SECRET, decision_rate_limit=None)
 
 
 async def _request(

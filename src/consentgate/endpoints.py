@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from .consent import Consent, ConsentResolver
 from .consent_cookie import ConsentCookieCodec, StoredChoice, new_consent_id
 from .decisions import Decision, DecisionHook, call_hook
 from .policy import ESSENTIAL, Policy
+from .rate_limit import DEFAULT_DECISION_RATE_LIMIT, DecisionRateLimit, RateLimiter
 
 __all__ = ["MAX_BODY_BYTES", "ConsentEndpoints", "RequestError"]
 
@@ -40,14 +42,18 @@ Withdrawals = Callable[[frozenset[str]], list[tuple[bytes, bytes]]]
 class RequestError(Exception):
     """A request to a consent endpoint that cannot be honoured; becomes a JSON error."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
 
 
-def error_response(status: int, message: str) -> Response:
-    return JSONResponse({"error": message}, status_code=status, headers=_NO_STORE)
+def error_response(status: int, message: str, retry_after: float | None = None) -> Response:
+    headers = dict(_NO_STORE)
+    if retry_after is not None:
+        headers["retry-after"] = str(max(1, math.ceil(retry_after)))
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def header(scope: Scope, name: bytes) -> bytes | None:
@@ -114,8 +120,10 @@ class ConsentEndpoints:
         on_decision: DecisionHook | None,
         notice_hash: Callable[[str | None], str],
         gpc_last_update: date,
+        rate_limit: DecisionRateLimit | None = DEFAULT_DECISION_RATE_LIMIT,
     ) -> None:
         self.policy = policy
+        self.rate_limiter = RateLimiter(rate_limit) if rate_limit is not None else None
         self.codec = codec
         self.resolver = resolver
         self.prefix = prefix
@@ -140,7 +148,7 @@ class ConsentEndpoints:
         try:
             response = await self._dispatch(scope, receive, consent, previous, https, withdrawals)
         except RequestError as exc:
-            response = error_response(exc.status, exc.message)
+            response = error_response(exc.status, exc.message, exc.retry_after)
         await response(scope, receive, send)
 
     async def _dispatch(
@@ -161,9 +169,25 @@ class ConsentEndpoints:
             return JSONResponse(self.state(consent, scope), headers=_NO_STORE)
         if method == "POST":
             check_same_origin(scope)
+            self._check_rate(scope, previous)
             body = await read_json_body(scope, receive)
             return await self.decide(scope, body, consent, previous, https, withdrawals)
         raise RequestError(405, "use GET to read consent or POST to decide")
+
+    def _check_rate(self, scope: Scope, previous: StoredChoice | None) -> None:
+        """At most a burst and then a steady trickle of decisions per client (a bounded receipt log)."""
+        if self.rate_limiter is None:
+            return
+        if previous is not None:
+            key = "id:" + previous.consent_id
+        else:
+            client = scope.get("client")
+            key = "ip:" + (client[0] if client else "?")
+        wait = self.rate_limiter.acquire(key)
+        if wait > 0:
+            raise RequestError(
+                429, "too many consent decisions from this browser; try again shortly", retry_after=wait
+            )
 
     def state(self, consent: Consent, scope: Scope) -> dict[str, Any]:
         """What the banner needs: the effective consent and the policy's categories."""

@@ -26,6 +26,7 @@ from .endpoints import ConsentEndpoints
 from .extensions import PrivacyLogHooks
 from .keys import SecretKeys
 from .policy import Policy
+from .rate_limit import DEFAULT_DECISION_RATE_LIMIT, DecisionRateLimit
 from .students import (
     StudentResolver,
     TenantResolver,
@@ -62,6 +63,8 @@ class ConsentMiddleware:
         development: allow a missing/weak secret (a random key is used; never in production).
         privacy_log: records receipts and visits (``consentgate.privacy_log``); started and
             flushed on the app's lifespan.
+        decision_rate_limit: how many decisions one client may record (a burst, then per minute;
+            keyed by consent id, else by ``scope["client"]``); ``None`` turns the limit off.
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class ConsentMiddleware:
         notice_hash: Callable[[str | None], str] | None = None,
         gpc_last_update: date | None = None,
         privacy_log: PrivacyLogHooks | None = None,
+        decision_rate_limit: DecisionRateLimit | None = DEFAULT_DECISION_RATE_LIMIT,
     ) -> None:
         if not isinstance(policy, Policy):
             raise TypeError("policy must be a consentgate.Policy (use Policy.from_file(path))")
@@ -107,6 +111,7 @@ class ConsentMiddleware:
             on_decision=on_decision,
             notice_hash=notice_hash or self._policy_notice_hash,
             gpc_last_update=gpc_last_update or datetime.now(UTC).date(),
+            rate_limit=decision_rate_limit,
         )
         self._allow_unknown = policy.unknown_cookies == "allow"
         # (cookie header, granted) -> (filtered header or None when unchanged, withdrawn names)
