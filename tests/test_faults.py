@@ -1,0 +1,100 @@
+"""Crash faults (issue 7): ``kill -9`` the server in the middle of a stream of consent decisions, with the
+SQLite store and with PostgreSQL; restart it; every decision that was answered 200 has its receipt."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from support.live_server import ServerProcess
+from support.postgres import PostgresServer
+
+from consentgate.store import open_store
+
+TESTS = Path(__file__).resolve().parent
+
+
+class DecisionStream:
+    """Threads posting decisions from fresh visitors; remembers the consent ids answered 200."""
+
+    def __init__(self, url: str, threads: int = 4) -> None:
+        self.url = url
+        self.acked: set[str] = set()
+        self.errors = 0
+        self.failures: list[int] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(threads)]
+
+    def _run(self, index: int) -> None:
+        actions = [{"action": "accept_all"}, {"action": "deny_all"}, {"categories": ["analytics"]}]
+        n = 0
+        while not self._stop.is_set():
+            n += 1
+            try:
+                response = httpx.post(
+                    f"{self.url}/_consent", json=actions[(n + index) % 3], headers={"origin": self.url}, timeout=5
+                )
+            except httpx.HTTPError:
+                with self._lock:
+                    self.errors += 1
+                time.sleep(0.01)
+                continue
+            with self._lock:
+                if response.status_code == 200:
+                    self.acked.add(response.json()["consent"]["consent_id"])
+                else:
+                    self.failures.append(response.status_code)
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def wait_for(self, acked: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.acked) < acked:
+            assert time.monotonic() < deadline, f"only {len(self.acked)} decisions acknowledged"
+            time.sleep(0.02)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield str(tmp_path / "log.sqlite3")
+    else:
+        yield request.getfixturevalue("postgres_url")
+
+
+@pytest.mark.slow
+def test_kill_9_during_decisions_loses_no_acknowledged_receipt(store_target: str, tmp_path: Path) -> None:
+    env = {"CONSENTGATE_FAULT_STORE": store_target, "CONSENTGATE_FAULT_SPOOL": str(tmp_path / "spool.jsonl")}
+    server = ServerProcess("support.fault_app:create", factory=True, env=env, cwd=TESTS)
+    server.output_dir = tmp_path
+    server.start()
+    stream = DecisionStream(server.url)
+    stream.start()
+    try:
+        stream.wait_for(150)
+        server.kill()  # SIGKILL mid-stream: no shutdown, nothing flushed
+        time.sleep(0.3)
+        acked_at_crash = len(stream.acked)
+        server.start()  # same store and spool: the spool (if any) is replayed at start-up
+        stream.wait_for(acked_at_crash + 50)
+    finally:
+        stream.stop()
+        server.stop()
+    assert stream.failures == [], stream.failures  # never a 5xx, only dropped connections during the crash
+    with open_store(store_target) as store:
+        stored = {row[0] for row in store._read("SELECT consent_id FROM consentgate_receipts")}
+    missing = stream.acked - stored
+    assert not missing, f"{len(missing)} acknowledged decisions have no receipt"
+    assert stream.errors > 0  # the crash really interrupted the stream (refused connections)
