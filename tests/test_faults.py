@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 from support.live_server import ServerProcess
-from support.postgres import PostgresServer
 
 from consentgate.store import open_store
 

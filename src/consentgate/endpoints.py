@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from .consent import Consent, ConsentResolver
 from .consent_cookie import ConsentCookieCodec, StoredChoice, new_consent_id
 from .decisions import Decision, DecisionHook, call_hook
+from .i18n import LANGUAGES, Localizer
 from .policy import ESSENTIAL, Policy
 from .rate_limit import DEFAULT_DECISION_RATE_LIMIT, DecisionRateLimit, RateLimiter
 
@@ -121,8 +122,10 @@ class ConsentEndpoints:
         notice_hash: Callable[[str | None], str],
         gpc_last_update: date,
         rate_limit: DecisionRateLimit | None = DEFAULT_DECISION_RATE_LIMIT,
+        localizer: Localizer | None = None,
     ) -> None:
         self.policy = policy
+        self.localizer = localizer
         self.rate_limiter = RateLimiter(rate_limit) if rate_limit is not None else None
         self.codec = codec
         self.resolver = resolver
@@ -189,9 +192,14 @@ class ConsentEndpoints:
                 429, "too many consent decisions from this browser; try again shortly", retry_after=wait
             )
 
-    def state(self, consent: Consent, scope: Scope) -> dict[str, Any]:
-        """What the banner needs: the effective consent and the policy's categories."""
-        language = self.policy.default_language
+    def state(self, consent: Consent, scope: Scope, language: str | None = None) -> dict[str, Any]:
+        """What the banner needs: the effective consent and the policy's categories, with labels in
+        the request's language (``language`` when it is one of the banner's)."""
+        localizer = self.localizer
+        if localizer is None:
+            language = self.policy.default_language
+        else:
+            language = localizer.language_for(scope, language)
         return {
             "consent": consent.as_dict(self.policy),
             "language": language,
@@ -199,8 +207,12 @@ class ConsentEndpoints:
                 {
                     "name": c.name,
                     "required": c.required,
-                    "label": c.label(language) or c.name.replace("_", " ").capitalize(),
-                    "description": c.description(language) or "",
+                    "label": localizer.label(c, language)
+                    if localizer
+                    else c.label(language) or c.name.replace("_", " ").capitalize(),
+                    "description": localizer.description(c, language)
+                    if localizer
+                    else c.description(language) or "",
                     "cookies": [r.pattern for r in c.cookies],
                     "hosts": list(c.hosts),
                     "services": list(c.services),
@@ -214,7 +226,7 @@ class ConsentEndpoints:
         """Validate a decision body; returns (requested categories, method, language)."""
         if not isinstance(body, dict):
             raise RequestError(400, 'expected a JSON object such as {"action": "accept_all"}')
-        unknown_keys = set(body) - {"action", "categories", "method", "language"}
+        unknown_keys = set(body) - {"action", "categories", "method", "language", "gpc"}
         if unknown_keys:
             raise RequestError(400, f"unknown field(s): {', '.join(sorted(map(str, unknown_keys)))}")
         action = body.get("action")
@@ -250,6 +262,8 @@ class ConsentEndpoints:
         language = body.get("language")
         if language is not None and (not isinstance(language, str) or not _LANGUAGE.fullmatch(language)):
             raise RequestError(400, '"language" must be a language code such as "en"')
+        if body.get("gpc") not in (None, True, False):
+            raise RequestError(400, '"gpc" must be true or false (navigator.globalPrivacyControl)')
         return requested, method, language
 
     async def decide(
@@ -263,11 +277,18 @@ class ConsentEndpoints:
     ) -> Response:
         requested, method, language = self.parse_choice(body)
         stored = self.resolver.limit_for_storage(requested, consent.is_student, consent.tenant)
+        # R-GPC-5: navigator.globalPrivacyControl counts like Sec-GPC. Without the header on later
+        # requests, the opt-out must be part of what is stored.
+        gpc = consent.gpc or body.get("gpc") is True
+        if gpc and not consent.gpc:
+            stored = stored - self.policy.gpc_denies
+        if self.localizer is not None and language not in LANGUAGES:
+            language = language or self.localizer.language_for(scope)
         consent_id = previous.consent_id if previous is not None else new_consent_id()
         now = int(time.time())
         stored_choice = StoredChoice(stored, self.policy.revision, now, consent_id)
         outcome = self.resolver.resolve(
-            stored_choice, is_student=consent.is_student, gpc=consent.gpc, tenant=consent.tenant
+            stored_choice, is_student=consent.is_student, gpc=gpc, tenant=consent.tenant
         )
         granted = outcome.granted - {ESSENTIAL}
         limited_by = {c: outcome.locked.get(c, "student") for c in requested - granted}
@@ -283,7 +304,7 @@ class ConsentEndpoints:
             notice_hash=self.notice_hash(language),
             language=language,
             is_student=consent.is_student,
-            gpc=consent.gpc,
+            gpc=gpc,
             tenant=consent.tenant,
             limited_by=limited_by,
         )
@@ -293,7 +314,7 @@ class ConsentEndpoints:
             except Exception:
                 logger.exception(HOOK_FAILED)
                 raise RequestError(503, "your choice could not be recorded; please try again") from None
-        response = JSONResponse(self.state(outcome, scope), headers=_NO_STORE)
+        response = JSONResponse(self.state(outcome, scope, language), headers=_NO_STORE)
         value = self.codec.encode(stored, consent_id, now)
         max_age = self.policy.max_age_seconds(bool(stored))
         response.raw_headers.append(

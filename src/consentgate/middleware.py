@@ -18,12 +18,17 @@ from typing import Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .assets import AssetStore
+from .banner import BANNER_SCOPE_KEY, Banner
 from .consent import Consent, ConsentResolver
 from .consent_cookie import COOKIE_NAME, SECURE_COOKIE_NAME, ConsentCookieCodec, StoredChoice
 from .cookie_headers import deletion_header, set_cookie_name
+from .csp import NONCE_STATE_KEY, ConsentCsp
 from .decisions import DecisionHook
 from .endpoints import ConsentEndpoints
 from .extensions import PrivacyLogHooks
+from .i18n import LanguageChooser, Localizer
+from .injection import PageHook
 from .keys import SecretKeys
 from .policy import Policy
 from .rate_limit import DEFAULT_DECISION_RATE_LIMIT, DecisionRateLimit
@@ -65,6 +70,10 @@ class ConsentMiddleware:
             flushed on the app's lifespan.
         decision_rate_limit: how many decisions one client may record (a burst, then per minute;
             keyed by consent id, else by ``scope["client"]``); ``None`` turns the limit off.
+        banner: inject the consent banner before ``</body>`` of HTML pages (``False``: place it
+            yourself with ``{{ consentgate_banner(request) }}``, or not at all).
+        csp: the consent-aware Content-Security-Policy mode; ``None`` follows the policy's ``csp``.
+        language: ``scope -> language code | None``: the app's choice of banner language.
     """
 
     def __init__(
@@ -84,6 +93,9 @@ class ConsentMiddleware:
         gpc_last_update: date | None = None,
         privacy_log: PrivacyLogHooks | None = None,
         decision_rate_limit: DecisionRateLimit | None = DEFAULT_DECISION_RATE_LIMIT,
+        banner: bool = True,
+        csp: Literal["off", "report-only", "enforce"] | None = None,
+        language: LanguageChooser | None = None,
     ) -> None:
         if not isinstance(policy, Policy):
             raise TypeError("policy must be a consentgate.Policy (use Policy.from_file(path))")
@@ -103,14 +115,28 @@ class ConsentMiddleware:
         self.privacy_log = privacy_log
         if privacy_log is not None and on_decision is None:
             on_decision = privacy_log.record_decision
+        csp_mode = policy.csp if csp is None else csp
+        if csp_mode not in ("off", "report-only", "enforce"):
+            raise ValueError(f"csp must be 'off', 'report-only' or 'enforce', got {csp_mode!r}")
+        self.localizer = Localizer(policy, language)
+        self.assets = AssetStore(prefix)
+        self._static_base = self.assets.base
+        self.banner = Banner(policy, self.localizer, self.assets, prefix=prefix)
+        self.csp = ConsentCsp(policy, csp_mode) if csp_mode != "off" else None
+        self.pages = (
+            PageHook(self.banner if banner else None, self.csp, self.localizer.language_for)
+            if banner or self.csp is not None
+            else None
+        )
         self.endpoints = ConsentEndpoints(
             policy,
             self.codec,
             self.resolver,
             prefix=prefix,
             on_decision=on_decision,
-            notice_hash=notice_hash or self._policy_notice_hash,
+            notice_hash=notice_hash or self.banner.notice_hash,
             gpc_last_update=gpc_last_update or datetime.now(UTC).date(),
+            localizer=self.localizer,
             rate_limit=decision_rate_limit,
         )
         self._allow_unknown = policy.unknown_cookies == "allow"
@@ -132,6 +158,9 @@ class ConsentMiddleware:
                 await self.app(scope, self._lifespan_receive(receive, self.privacy_log), send)
                 return
             await self.app(scope, receive, send)
+            return
+        if scope["path"].startswith(self._static_base):
+            await self.assets(scope, receive, send)
             return
 
         cookie_header: bytes | None = None
@@ -160,6 +189,9 @@ class ConsentMiddleware:
             scope["state"] = state = {}
         state["consent"] = consent
         scope[SCOPE_KEY] = consent
+        scope[BANNER_SCOPE_KEY] = self.banner
+        if self.csp is not None:
+            state[NONCE_STATE_KEY] = self.csp.new_nonce()
 
         if self.endpoints.matches(scope["path"]):
 
@@ -284,13 +316,23 @@ class ConsentMiddleware:
     ) -> Send:
         granted = consent.granted
         log = self.privacy_log
+        pages = self.pages
+        page_send: Send | None = None
 
         async def consent_send(message: Message) -> None:
+            nonlocal page_send
+            if page_send is not None:
+                await page_send(message)
+                return
             if message["type"] == "http.response.start":
                 headers = self._filter_outbound(message.get("headers", ()), granted, withdrawn, https)
                 message["headers"] = headers
                 if log is not None:
                     log.record_visit(scope, consent, message["status"], headers)
+                if pages is not None:
+                    page_send = pages.response_start(scope, consent, message, send)
+                    if page_send is not None:
+                        return  # the injector sends the start once it knows the length
             await send(message)
 
         return consent_send

@@ -22,10 +22,10 @@ from starlette.types import ASGIApp, Scope
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from coreapp import SECRET, make_policy  # noqa: E402
+from coreapp import SECRET, make_policy
 
-from consentgate import ConsentMiddleware  # noqa: E402
-from consentgate.privacy_log import PrivacyLog  # noqa: E402
+from consentgate import ConsentMiddleware
+from consentgate.privacy_log import PrivacyLog
 
 
 def _student(scope: Scope) -> bool:
