@@ -61,7 +61,7 @@ def create() -> ASGIApp:
     if variant == "bare":
         return app
     if variant == "enforce":
-        return ConsentMiddleware(app, policy=POLICY, secret_key=SECRET)  # banner off: see README
+        return ConsentMiddleware(app, policy=POLICY, secret_key=SECRET, banner=False)
     if variant == "full":
         from consentgate.privacy_log import PrivacyLog
 

@@ -8,7 +8,7 @@ import sys
 
 __all__ = ["register"]
 
-TOKEN_ENV = "CONSENTGATE_DASHBOARD_TOKEN"
+TOKEN_ENV = "CONSENTGATE_DASHBOARD_TOKEN"  # noqa: S105 - a variable name, not a secret
 
 
 def _describe_store(target: str) -> str:
@@ -30,8 +30,10 @@ def _run(args: argparse.Namespace) -> int:
 
     token = args.dashboard_token or os.environ.get(TOKEN_ENV) or None
     if token is not None and len(token) < MIN_TOKEN_LENGTH:
-        print(f"consentgate demo: the dashboard token must be at least {MIN_TOKEN_LENGTH} characters",
-              file=sys.stderr)
+        print(
+            f"consentgate demo: the dashboard token must be at least {MIN_TOKEN_LENGTH} characters",
+            file=sys.stderr,
+        )
         return 2
     try:
         app = create_demo_app(store=args.store, dashboard_token=token)

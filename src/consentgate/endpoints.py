@@ -262,7 +262,7 @@ class ConsentEndpoints:
         language = body.get("language")
         if language is not None and (not isinstance(language, str) or not _LANGUAGE.fullmatch(language)):
             raise RequestError(400, '"language" must be a language code such as "en"')
-        if body.get("gpc") not in (None, True, False):
+        if body.get("gpc") is not None and not isinstance(body["gpc"], bool):
             raise RequestError(400, '"gpc" must be true or false (navigator.globalPrivacyControl)')
         return requested, method, language
 

@@ -63,7 +63,9 @@ class SessionRoles:
     second resolver of the same request.
     """
 
-    def __init__(self, secret_key: str, cookie_name: str = SESSION_COOKIE, max_age: int = SESSION_MAX_AGE) -> None:
+    def __init__(
+        self, secret_key: str, cookie_name: str = SESSION_COOKIE, max_age: int = SESSION_MAX_AGE
+    ) -> None:
         self._signer = itsdangerous.TimestampSigner(secret_key)
         self._needle = cookie_name.encode()
         self._max_age = max_age
@@ -81,7 +83,9 @@ class SessionRoles:
                 if not eq or name.strip(b" \t") != self._needle:
                     continue
                 try:
-                    decoded = json.loads(b64decode(self._signer.unsign(raw.strip(b" \t"), max_age=self._max_age)))
+                    decoded = json.loads(
+                        b64decode(self._signer.unsign(raw.strip(b" \t"), max_age=self._max_age))
+                    )
                 except (itsdangerous.BadSignature, ValueError):
                     continue
                 if isinstance(decoded, dict):
@@ -113,11 +117,21 @@ _COURSES = (
 )
 
 _QUESTIONS = (
-    {"text": "What turns liquid water into vapour?", "options": ["Condensation", "Evaporation", "Freezing"],
-     "answer": 1},
-    {"text": "Clouds are made of…", "options": ["tiny water droplets or ice", "smoke", "pure air"], "answer": 0},
-    {"text": "Rain, snow and hail are all forms of…", "options": ["runoff", "transpiration", "precipitation"],
-     "answer": 2},
+    {
+        "text": "What turns liquid water into vapour?",
+        "options": ["Condensation", "Evaporation", "Freezing"],
+        "answer": 1,
+    },
+    {
+        "text": "Clouds are made of…",
+        "options": ["tiny water droplets or ice", "smoke", "pure air"],
+        "answer": 0,
+    },
+    {
+        "text": "Rain, snow and hail are all forms of…",
+        "options": ["runoff", "transpiration", "precipitation"],
+        "answer": 2,
+    },
 )
 
 # What the cookie lab tries to set on every response: (name, value, category, HttpOnly).
@@ -154,7 +168,9 @@ class _Site:
         )
         self.languages = tuple((code, catalog(code)["language.name"]) for code in LANGUAGES)
 
-    def render(self, request: Request, template: str, page: str, status: int = 200, **extra: Any) -> HTMLResponse:
+    def render(
+        self, request: Request, template: str, page: str, status: int = 200, **extra: Any
+    ) -> HTMLResponse:
         language = self.localizer.language_for(request.scope)
         texts = catalog(language)
         consent: Consent = request.state.consent
@@ -214,15 +230,30 @@ class _Site:
     async def cookie_lab(self, request: Request) -> Response:
         granted = request.state.consent.granted
         attempted = [
-            {"name": name, "category": category, "httponly": httponly, "source": "server (Set-Cookie)",
-             "allowed": category in granted}
+            {
+                "name": name,
+                "category": category,
+                "httponly": httponly,
+                "source": "server (Set-Cookie)",
+                "allowed": category in granted,
+            }
             for name, _, category, httponly in _LAB_COOKIES
         ]
         attempted += [
-            {"name": "_ga, _ga_DEMO", "category": "analytics", "httponly": False,
-             "source": "script analytics-tag.js", "allowed": "analytics" in granted},
-            {"name": "_fbp", "category": "marketing", "httponly": False,
-             "source": "script marketing-tag.js", "allowed": "marketing" in granted},
+            {
+                "name": "_ga, _ga_DEMO",
+                "category": "analytics",
+                "httponly": False,
+                "source": "script analytics-tag.js",
+                "allowed": "analytics" in granted,
+            },
+            {
+                "name": "_fbp",
+                "category": "marketing",
+                "httponly": False,
+                "source": "script marketing-tag.js",
+                "allowed": "marketing" in granted,
+            },
         ]
         response = self.render(
             request, "cookies.html", "cookies", attempted=attempted, received=sorted(request.cookies)

@@ -1,0 +1,172 @@
+"""The embedded store: one SQLite file, readable by its owner only, in WAL mode.
+
+Every operation opens its own short-lived connection. That costs a fraction of a millisecond
+(writes come in batches, receipts one per decision), and buys robustness: a file that becomes
+read-only, is moved or is locked by another process is noticed at the next operation instead of
+being hidden behind a connection opened long ago, and threads never share a connection.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .store import MIGRATIONS, SCHEMA_VERSION, Store, StoreError, StoreUnavailable
+
+__all__ = ["SQLiteStore"]
+
+_ID_COLUMN = "INTEGER PRIMARY KEY AUTOINCREMENT"
+
+
+class SQLiteStore(Store):
+    """A privacy log in the SQLite file ``path`` (created with mode 0600 when missing).
+
+    Args:
+        path: the database file.
+        create: create the file when it does not exist (the CLI passes False, so a mistyped
+            path is an error rather than a new empty log).
+        busy_timeout: seconds to wait for another writer's lock before giving up (the privacy
+            log then spools receipts).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, create: bool = True, busy_timeout: float = 2.0
+    ) -> None:
+        self.path = Path(path)
+        self.description = f"SQLite file {self.path}"
+        self.busy_timeout = busy_timeout
+        self._migrated = False
+        self._lock = threading.Lock()
+        if not self.path.exists():
+            if not create:
+                raise StoreError(f"no privacy log at {self.path} (the SQLite file does not exist)")
+            if not self.path.parent.is_dir():
+                raise StoreError(
+                    f"cannot create {self.path}: the directory {self.path.parent} does not exist"
+                )
+            try:
+                # Owner-only from the first byte; SQLite gives its -wal/-shm files the same mode.
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise StoreError(f"cannot create {self.path}: {exc.strerror}") from exc
+            else:
+                os.close(fd)
+        elif self.path.is_dir():
+            raise StoreError(f"{self.path} is a directory, not a SQLite file")
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA synchronous = FULL")  # a committed receipt survives a power cut
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"{self.description}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.description}: {exc}") from exc
+        if not self._migrated:
+            try:
+                self._migrate(conn)
+            except BaseException:
+                conn.close()
+                raise
+        return conn
+
+    def migrate(self) -> int:
+        conn = self._connect_raw()
+        try:
+            return self._migrate(conn)
+        finally:
+            conn.close()
+
+    def _connect_raw(self) -> sqlite3.Connection:
+        try:
+            return sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"{self.description}: {exc}") from exc
+
+    def _migrate(self, conn: sqlite3.Connection) -> int:
+        with self._lock:
+            try:
+                found = _version(conn)
+                if found > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{self.description} has schema version {found}, newer than this consentgate "
+                        f"({SCHEMA_VERSION}); upgrade consentgate"
+                    )
+                if found < SCHEMA_VERSION:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        found = _version(conn)  # another process may have migrated meanwhile
+                        for version, statements in MIGRATIONS:
+                            if version <= found:
+                                continue
+                            for statement in statements:
+                                conn.execute(statement.format(id=_ID_COLUMN))
+                            conn.execute("DELETE FROM consentgate_schema")
+                            conn.execute("INSERT INTO consentgate_schema (version) VALUES (?)", (version,))
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        conn.execute("ROLLBACK")
+                        raise
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailable(f"{self.description}: {exc}") from exc
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"{self.description}: {exc}") from exc
+            self._migrated = True
+            return found
+
+    def _write(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> list[int]:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                counts = []
+                for sql, rows in statements:
+                    if not rows:
+                        counts.append(0)
+                        continue
+                    cursor = conn.executemany(sql, rows)
+                    counts.append(max(cursor.rowcount, 0))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return counts
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"{self.description}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.description}: {exc}") from exc
+        finally:
+            conn.close()
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        conn = self._connect()
+        try:
+            return [tuple(row) for row in conn.execute(sql, tuple(params)).fetchall()]
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"{self.description}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.description}: {exc}") from exc
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        """Nothing stays open between operations."""
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    conn.execute("CREATE TABLE IF NOT EXISTS consentgate_schema (version INTEGER NOT NULL)")
+    row = conn.execute("SELECT MAX(version) FROM consentgate_schema").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0

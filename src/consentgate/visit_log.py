@@ -1,0 +1,253 @@
+"""The visit writer: a bounded in-memory queue and one background thread that empties it.
+
+The request path only appends a small tuple to the queue (:meth:`VisitLog.enqueue`): no parsing,
+no I/O, no lock. When the queue is full the visit is dropped and counted, never waited for.
+The writer thread takes batches, works out the client address (trusted proxies), minimises each
+visit (user agent, country, IP truncation, referrer origin) and writes the batch in one
+transaction. It also purges expired rows per the retention rules, at start and periodically, and
+on :meth:`VisitLog.stop` it writes everything still queued before returning.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from datetime import UTC, datetime
+
+from .client_ip import TrustedProxies, client_ip
+from .minimise import Minimiser, RawVisit, VisitRecord
+from .policy import Retention
+from .store import Store, StoreError
+
+__all__ = ["QueuedVisit", "VisitLog"]
+
+logger = logging.getLogger("consentgate")
+
+QueuedVisit = tuple[
+    float, str, "str | None", bytes, "bytes | None", tuple[tuple[bytes, bytes], ...], str, "str | None", bool
+]
+"""(time, path, peer address, User-Agent, Referer, proxy headers (``forwarded``/``x-forwarded-for``,
+only when proxies are trusted), consent id, tenant, is student) — in memory only.
+
+Only immutable atoms and tuples of them: the garbage collector stops tracking such tuples, so a
+full queue adds nothing to its work (references to the request's header list would)."""
+
+STORE_DOWN = "consentgate: visit records cannot be written (%s); %d held, retrying"
+STORE_BACK = "consentgate: visit records are written again"
+DROPPED = "consentgate: the visit queue is full; %d visit(s) dropped so far (raise queue_size?)"
+PURGE_FAILED = "consentgate: purging expired records failed: %s"
+MINIMISE_FAILED = "consentgate: a visit could not be minimised and was dropped"
+LOST_AT_STOP = "consentgate: %d visit record(s) could not be written before shutdown (%s)"
+
+
+class VisitLog:
+    """Queue + background writer of visit records.
+
+    Args:
+        store: where records go.
+        minimiser: turns a raw visit into what may be stored.
+        retention: purge rules (visits and receipts).
+        trusted_proxies: whose ``Forwarded`` / ``X-Forwarded-For`` headers are believed.
+        queue_size: visits held in memory at most; more are dropped (and counted).
+        batch_size: records per transaction.
+        flush_interval: seconds the writer waits for a batch to fill before writing what it has.
+        purge_interval: seconds between purges of expired rows (``None``: only at start).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        minimiser: Minimiser,
+        retention: Retention,
+        *,
+        trusted_proxies: TrustedProxies | None = None,
+        queue_size: int = 10_000,
+        batch_size: int = 500,
+        flush_interval: float = 0.25,
+        purge_interval: float | None = 3600.0,
+    ) -> None:
+        if queue_size < 1 or batch_size < 1:
+            raise ValueError("queue_size and batch_size must be at least 1")
+        self.store = store
+        self.minimiser = minimiser
+        self.retention = retention
+        self.trusted = trusted_proxies or TrustedProxies()
+        self.queue_size = queue_size
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.purge_interval = purge_interval
+        self._queue: deque[QueuedVisit] = deque()
+        self._wake = threading.Event()
+        self._done = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._held: list[VisitRecord] = []  # a minimised batch the store refused: retried first
+        self._held_count = 0
+        self._down = False
+        self.enqueued = 0
+        self.handled = 0
+        self.dropped = 0
+        self.written = 0
+        self.failed = 0
+        self.purged_at: float | None = None
+
+    # -- request path ------------------------------------------------------------------------
+
+    def enqueue(self, item: QueuedVisit) -> bool:
+        """Queue one visit; never blocks. False (and counted) when the queue is full."""
+        queue = self._queue
+        size = len(queue)
+        if size >= self.queue_size:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 10_000 == 0:
+                logger.warning(DROPPED, self.dropped)
+            return False
+        queue.append(item)
+        self.enqueued += 1
+        if size + 1 == self.batch_size:
+            self._wake.set()
+        return True
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="consentgate-visit-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Write what is queued, then end the writer (blocking; run it off the event loop)."""
+        thread = self._thread
+        self._stopping = True
+        self._wake.set()
+        if thread is not None:
+            thread.join(timeout)
+        self._thread = None
+        if self._queue or self._held:  # never started, or the store stayed down
+            self._drain(final=True)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every visit queued before this call is written (blocking). Without a running
+        writer the work is done in the calling thread."""
+        target = self.enqueued
+        if self._thread is None or not self._thread.is_alive():
+            self._drain()
+            return not self._queue and not self._held
+        deadline = time.monotonic() + timeout
+        self._wake.set()
+        with self._done:
+            while self.handled < target or self._held:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._done.wait(remaining)
+                self._wake.set()
+        return True
+
+    # -- writer thread -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        self._purge()
+        while True:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            self._drain()
+            if self._stopping:
+                self._drain(final=True)
+                return
+            interval, last = self.purge_interval, self.purged_at
+            if interval is not None and last is not None and time.monotonic() - last >= interval:
+                self._purge()
+
+    def _purge(self) -> None:
+        self.purged_at = time.monotonic()
+        try:
+            deleted = self.store.purge(self.retention, datetime.now(UTC))
+        except StoreError as exc:
+            logger.warning(PURGE_FAILED, exc)
+            return
+        if deleted.receipts or deleted.visits:
+            logger.info(
+                "consentgate: purged %d expired receipt(s) and %d visit record(s)",
+                deleted.receipts,
+                deleted.visits,
+            )
+
+    def _drain(self, final: bool = False) -> None:
+        """Minimise and write batches until the queue is empty or the store refuses. A visit
+        counts as handled (for :meth:`flush`) once it is written or given up."""
+        queue = self._queue
+        while True:
+            if self._held:
+                if not self._write(self._held, final):
+                    return
+                self._held = []
+                self._mark_handled(self._held_count)
+                self._held_count = 0
+            if not queue:
+                return
+            batch: list[QueuedVisit] = []
+            while queue and len(batch) < self.batch_size:
+                batch.append(queue.popleft())
+            records = self._minimise(batch)
+            if records and not self._write(records, final):
+                self._held = records
+                self._held_count = len(batch)
+                return
+            self._mark_handled(len(batch))
+
+    def _minimise(self, batch: list[QueuedVisit]) -> list[VisitRecord]:
+        records: list[VisitRecord] = []
+        minimise = self.minimiser.minimise
+        trusted = self.trusted
+        for moment, path, peer, user_agent, referrer, proxy_headers, consent_id, tenant, is_student in batch:
+            try:
+                scope = {"client": None if peer is None else (peer, 0), "headers": list(proxy_headers)}
+                raw = RawVisit(
+                    moment,
+                    path,
+                    client_ip(scope, trusted),
+                    user_agent.decode("latin-1"),
+                    None if referrer is None else referrer.decode("latin-1"),
+                    consent_id,
+                    tenant,
+                    is_student,
+                )
+                records.append(minimise(raw))
+            except Exception:
+                self.failed += 1
+                logger.exception(MINIMISE_FAILED)
+        return records
+
+    def _mark_handled(self, count: int) -> None:
+        with self._done:
+            self.handled += count
+            self._done.notify_all()
+
+    def _write(self, records: list[VisitRecord], final: bool) -> bool:
+        try:
+            self.store.add_visits(records)
+        except StoreError as exc:
+            if final:
+                self.failed += len(records)
+                logger.error(LOST_AT_STOP, len(records), exc)
+                return True
+            if not self._down:
+                logger.warning(STORE_DOWN, exc, len(records))
+            self._down = True
+            return False
+        if self._down:
+            logger.warning(STORE_BACK)
+            self._down = False
+        self.written += len(records)
+        with self._done:
+            self._done.notify_all()
+        return True

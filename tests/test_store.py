@@ -1,0 +1,314 @@
+"""The store interface on both backends: same schema, same behaviour (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from consentgate import Decision
+from consentgate.minimise import VisitRecord
+from consentgate.policy import Retention
+from consentgate.receipts import Receipt
+from consentgate.store import SCHEMA_VERSION, Store, StoreError, StoreUnavailable, open_store
+from consentgate.store_sqlite import SQLiteStore
+
+NOW = datetime(2025, 6, 15, 12, 0, 0, tzinfo=UTC)
+
+
+def make_receipt(
+    consent_id: str = "cid-1",
+    *,
+    when: datetime = NOW,
+    granted: frozenset[str] = frozenset({"analytics"}),
+    gpc: bool = False,
+    student: bool = False,
+    tenant: str | None = None,
+) -> Receipt:
+    optional = frozenset({"personalization", "analytics", "marketing"})
+    return Receipt.from_decision(
+        Decision(
+            consent_id=consent_id,
+            time=when,
+            method="categories",
+            requested=granted,
+            granted=granted,
+            refused=optional - granted,
+            stored=granted,
+            revision=1,
+            notice_hash="0" * 64,
+            language="en",
+            is_student=student,
+            gpc=gpc,
+            tenant=tenant,
+        )
+    )
+
+
+def make_visit(
+    consent_id: str = "cid-1", *, when: datetime = NOW, tenant: str | None = None, path: str = "/"
+) -> VisitRecord:
+    return VisitRecord(
+        time=when.timestamp(),
+        path=path,
+        ip_prefix="203.0.113.0",
+        country="DE",
+        browser="Firefox",
+        browser_major="128",
+        os="Linux",
+        os_major=None,
+        device="desktop",
+        referrer_origin="https://example.org",
+        consent_id=consent_id,
+        tenant=tenant,
+        is_student=False,
+    )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "log.sqlite3")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def store(store_target: str) -> Iterator[Store]:
+    opened = open_store(store_target)
+    yield opened
+    opened.close()
+
+
+def test_receipts_round_trip_and_are_idempotent(store: Store) -> None:
+    first = make_receipt(gpc=True, tenant="school-a")
+    assert store.add_receipts([first]) == 1
+    assert store.add_receipts([first]) == 0  # replaying a spool stores nothing twice
+    assert store.add_receipts([first, make_receipt()]) == 1
+    stored = {r.receipt_id: r for r in store.receipts(consent_id="cid-1")}
+    assert stored[first.receipt_id] == first
+    assert store.counts() == (2, 0)
+
+
+def test_visits_are_stored_minimised_and_read_back(store: Store) -> None:
+    store.add_visits([make_visit(), make_visit(path="/b"), make_visit("cid-2")])
+    visits = store.visits(consent_id="cid-1")
+    assert [v["path"] for v in visits] == ["/", "/b"]
+    assert visits[0] == {
+        "time": "2025-06-15T12:00:00Z",
+        "path": "/",
+        "ip_prefix": "203.0.113.0",
+        "country": "DE",
+        "browser": "Firefox",
+        "browser_major": "128",
+        "os": "Linux",
+        "os_major": None,
+        "device": "desktop",
+        "referrer_origin": "https://example.org",
+        "consent_id": "cid-1",
+        "tenant": None,
+        "is_student": False,
+    }
+    assert store.counts() == (0, 3)
+
+
+def test_r_vis_2_forget_by_consent_id_removes_everything_of_it(store: Store) -> None:
+    store.add_receipts([make_receipt(), make_receipt(), make_receipt("other")])
+    store.add_visits([make_visit(), make_visit("other")])
+    deleted = store.forget(consent_id="cid-1")
+    assert (deleted.receipts, deleted.visits) == (2, 1)
+    assert store.receipts(consent_id="cid-1") == []
+    assert store.visits(consent_id="cid-1") == []
+    assert store.counts() == (1, 1)
+    assert store.stats().categories["analytics"].granted == 1  # the per-category rows went too
+
+
+def test_r_stu_2_forget_by_tenant_removes_the_whole_school(store: Store) -> None:
+    store.add_receipts([make_receipt("a", tenant="leaving"), make_receipt("b", tenant="leaving"), make_receipt("c")])
+    store.add_visits([make_visit("a", tenant="leaving"), make_visit("c", tenant="staying")])
+    deleted = store.forget(tenant="leaving")
+    assert (deleted.receipts, deleted.visits) == (2, 1)
+    assert store.receipts(tenant="leaving") == []
+    assert store.counts() == (1, 1)
+
+
+def test_selector_needs_exactly_one_of_consent_id_or_tenant(store: Store) -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        store.forget()
+    with pytest.raises(ValueError, match="exactly one"):
+        store.receipts(consent_id="a", tenant="b")
+
+
+def test_r_min_6_purge_follows_retention_per_record_kind(store: Store) -> None:
+    store.add_visits([make_visit(when=NOW - timedelta(days=31)), make_visit(when=NOW - timedelta(days=29))])
+    store.add_receipts(
+        [make_receipt(when=NOW - timedelta(days=401)), make_receipt(when=NOW - timedelta(days=399))]
+    )
+    deleted = store.purge(Retention(visits_days=30, receipts_days=400), now=NOW)
+    assert (deleted.receipts, deleted.visits) == (1, 1)
+    assert store.counts() == (1, 1)
+    assert store.purge(Retention(visits_days=1, receipts_days=1), now=NOW).visits == 1
+    assert store.counts() == (0, 0)
+
+
+def test_stats_per_day_category_gpc_and_students(store: Store) -> None:
+    day1, day2 = NOW - timedelta(days=1), NOW
+    store.add_receipts(
+        [
+            make_receipt("a", when=day1, granted=frozenset({"analytics", "marketing"})),
+            make_receipt("b", when=day1, granted=frozenset(), gpc=True),
+            make_receipt("c", when=day2, granted=frozenset({"analytics"}), student=True),
+            make_receipt("d", when=day2, granted=frozenset({"personalization"}), gpc=True),
+        ]
+    )
+    store.add_visits([make_visit("a")])
+    stats = store.stats(days=7, now=NOW)
+    assert (stats.receipts, stats.visits, stats.decisions) == (4, 1, 4)
+    assert [(d.day, d.decisions, d.gpc, d.students) for d in stats.days] == [
+        ("2025-06-14", 2, 1, 0),
+        ("2025-06-15", 2, 1, 1),
+    ]
+    assert stats.days[0].categories["analytics"].granted == 1
+    assert stats.days[0].categories["analytics"].opt_in_rate == 0.5
+    assert stats.categories["analytics"].granted == 2
+    assert stats.categories["analytics"].refused == 2
+    assert stats.categories["marketing"].opt_in_rate == 0.25
+    assert stats.gpc_share == 0.5 and stats.student_share == 0.25
+    data = stats.as_dict()
+    assert data["categories"]["personalization"] == {"granted": 1, "refused": 3, "opt_in_rate": 0.25}
+    assert data["since"] == "2025-06-09"
+    assert store.stats(days=1, now=NOW).decisions == 2
+
+
+def test_stats_of_an_empty_store(store: Store) -> None:
+    stats = store.stats()
+    assert (stats.receipts, stats.visits, stats.decisions, stats.gpc_share) == (0, 0, 0, None)
+    assert stats.days == ()
+
+
+def test_migrations_are_versioned_and_run_once(store_target: str) -> None:
+    first = open_store(store_target)
+    assert first.migrate() == 0  # a new database: every migration ran
+    first.add_receipts([make_receipt()])
+    first.close()
+    again = open_store(store_target)
+    assert again.migrate() == SCHEMA_VERSION  # already there: nothing re-run, data kept
+    assert again.counts() == (1, 0)
+    again.close()
+
+
+def test_a_schema_from_a_newer_version_is_refused(store_target: str) -> None:
+    first = open_store(store_target)
+    first.migrate()
+    first._write([("UPDATE consentgate_schema SET version = ?", [(SCHEMA_VERSION + 1,)])])
+    first.close()
+    with pytest.raises(StoreError, match="newer than this consentgate"):
+        open_store(store_target).migrate()
+
+
+# -- SQLite specifics -------------------------------------------------------------------------
+
+
+def test_sqlite_file_is_created_owner_only_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "log.sqlite3"
+    store = open_store(str(path))
+    store.add_visits([make_visit()])
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.execute("BEGIN")
+        conn.execute("SELECT COUNT(*) FROM consentgate_visits").fetchone()
+        wal = Path(str(path) + "-wal")
+        assert wal.exists() and stat.S_IMODE(wal.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [("log.sqlite3", "log.sqlite3"), ("sqlite:///rel.sqlite3", "rel.sqlite3")],
+)
+def test_open_store_picks_sqlite_for_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str, expected: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = open_store(target)
+    assert isinstance(store, SQLiteStore)
+    assert store.path == Path(expected)
+    absolute = open_store(f"sqlite:///{tmp_path}/abs.sqlite3")
+    assert isinstance(absolute, SQLiteStore) and absolute.path == tmp_path / "abs.sqlite3"
+
+
+@pytest.mark.parametrize("bad", ["", "mysql://x/y", "http://example.org/db"])
+def test_open_store_rejects_other_urls(bad: str) -> None:
+    with pytest.raises(StoreError):
+        open_store(bad)
+
+
+def test_open_store_without_create_does_not_make_a_file(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no privacy log at"):
+        open_store(str(tmp_path / "missing.sqlite3"), create=False)
+    assert not (tmp_path / "missing.sqlite3").exists()
+    with pytest.raises(StoreError, match="does not exist"):
+        open_store(str(tmp_path / "no-dir" / "x.sqlite3"))
+
+
+def test_sqlite_locked_by_another_writer_is_an_outage(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "log.sqlite3"
+    store = SQLiteStore(path, busy_timeout=0.1)
+    store.migrate()
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreUnavailable, match="locked"):
+            store.add_receipts([make_receipt()])
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert store.add_receipts([make_receipt()]) == 1
+
+
+def test_sqlite_garbage_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "not-a-db.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="not a database"):
+        SQLiteStore(path).counts()
+
+
+# -- PostgreSQL specifics ---------------------------------------------------------------------
+
+
+def test_unreachable_postgres_is_an_outage_not_a_crash() -> None:
+    from support.postgres import free_port
+
+    store = open_store(f"postgresql://postgres@127.0.0.1:{free_port()}/nothing")
+    with pytest.raises(StoreUnavailable, match=r"127\.0\.0\.1"):
+        store.add_receipts([make_receipt()])
+    assert "***" not in store.description
+
+
+def test_postgres_password_is_hidden_in_messages() -> None:
+    store = open_store("postgresql://app:s3cret@127.0.0.1:1/db")
+    assert "s3cret" not in store.description and "s3cret" not in repr(store)
+
+
+@pytest.mark.postgres
+def test_postgres_reconnects_after_a_restart(postgres_server: Any, postgres_url: str) -> None:
+    store = open_store(postgres_url)
+    store.add_receipts([make_receipt("before")])
+    postgres_server.stop()
+    try:
+        with pytest.raises(StoreUnavailable):
+            store.add_receipts([make_receipt("during")])
+    finally:
+        postgres_server.start()
+    store.add_receipts([make_receipt("after")])
+    assert store.counts() == (2, 0)
+    store.close()

@@ -1,0 +1,144 @@
+"""The visit writer: bounded queue (drop and count, never block), batches, purge, flush on stop."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from test_store import make_visit
+
+from consentgate.client_ip import TrustedProxies
+from consentgate.minimise import Minimiser
+from consentgate.policy import Retention, VisitRules
+from consentgate.store_sqlite import SQLiteStore
+from consentgate.visit_log import QueuedVisit, VisitLog
+
+FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+def queued(
+    consent_id: str = "cid",
+    *,
+    peer: str | None = "198.51.100.77",
+    path: str = "/page",
+    user_agent: bytes = FIREFOX,
+    referrer: bytes | None = b"https://news.example/story?id=9",
+    proxy: tuple[tuple[bytes, bytes], ...] = (),
+    when: float | None = None,
+) -> QueuedVisit:
+    moment = time.time() if when is None else when
+    return (moment, path, peer, user_agent, referrer, proxy, consent_id, "school", False)
+
+
+def make_log(tmp_path: Path, **options: object) -> tuple[VisitLog, SQLiteStore]:
+    store = SQLiteStore(tmp_path / "log.sqlite3", busy_timeout=0.05)
+    log = VisitLog(store, Minimiser(VisitRules()), Retention(), **options)  # type: ignore[arg-type]
+    return log, store
+
+
+def test_records_are_minimised_before_they_are_written(tmp_path: Path) -> None:
+    log, store = make_log(tmp_path)
+    log.enqueue(queued())
+    log.stop()
+    (visit,) = store.visits(consent_id="cid")
+    assert visit["ip_prefix"] == "198.51.100.0"  # R-MIN-2
+    assert (visit["browser"], visit["browser_major"], visit["os"], visit["device"]) == (
+        "Firefox",
+        "128",
+        "Linux",
+        "desktop",
+    )  # R-MIN-3
+    assert visit["referrer_origin"] == "https://news.example"  # R-MIN-4
+    assert visit["path"] == "/page"
+    assert visit["tenant"] == "school"
+
+
+def test_overflow_is_dropped_and_counted_never_waited_for(tmp_path: Path) -> None:
+    log, store = make_log(tmp_path, queue_size=3)
+    results = [log.enqueue(queued(f"c{i}")) for i in range(5)]  # no writer running: nothing drains
+    assert results == [True, True, True, False, False]
+    assert (log.queued, log.dropped) == (3, 2)
+    log.stop()
+    assert store.counts() == (0, 3)
+
+
+def test_writer_thread_writes_in_batches_and_stop_flushes_everything(tmp_path: Path) -> None:
+    log, store = make_log(tmp_path, batch_size=50, flush_interval=5.0)
+    log.start()
+    for i in range(1234):
+        log.enqueue(queued(f"c{i % 7}"))
+    log.stop()  # a clean shutdown loses nothing
+    assert store.counts() == (0, 1234)
+    assert (log.written, log.dropped, log.failed) == (1234, 0, 0)
+
+
+def test_flush_waits_for_what_was_queued(tmp_path: Path) -> None:
+    log, store = make_log(tmp_path, flush_interval=30.0)
+    log.start()
+    try:
+        for _ in range(10):
+            log.enqueue(queued())
+        assert log.flush()
+        assert store.counts() == (0, 10)
+    finally:
+        log.stop()
+
+
+def test_r_min_7_forwarded_headers_only_from_trusted_proxies(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "log.sqlite3")
+    log = VisitLog(
+        store, Minimiser(VisitRules()), Retention(), trusted_proxies=TrustedProxies.parse(["10.0.0.0/8"])
+    )
+    forwarded = ((b"x-forwarded-for", b"203.0.113.9"),)
+    log.enqueue(queued("via-proxy", peer="10.1.2.3", proxy=forwarded))
+    log.enqueue(queued("direct", peer="192.0.2.55", proxy=forwarded))
+    log.stop()
+    assert store.visits(consent_id="via-proxy")[0]["ip_prefix"] == "203.0.113.0"
+    assert store.visits(consent_id="direct")[0]["ip_prefix"] == "192.0.2.0"  # spoofed header ignored
+
+
+def test_expired_rows_are_purged_when_the_writer_starts(tmp_path: Path) -> None:
+    log, store = make_log(tmp_path)
+    old = datetime.now(UTC) - timedelta(days=31)
+    store.add_visits([make_visit(when=old), make_visit(when=datetime.now(UTC))])
+    log.start()
+    log.stop()
+    assert store.counts() == (0, 1)
+    assert log.purged_at is not None
+
+
+def test_a_locked_store_holds_the_batch_and_retries(tmp_path: Path) -> None:
+    log, store = make_log(tmp_path, flush_interval=0.02)
+    store.migrate()
+    blocker = sqlite3.connect(store.path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    log.start()
+    try:
+        for _ in range(5):
+            log.enqueue(queued())
+        assert not log.flush(timeout=0.5)  # cannot be written while locked
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert log.flush(timeout=10)
+    log.stop()
+    assert store.counts() == (0, 5)
+    assert log.written == 5
+
+
+def test_a_visit_that_cannot_be_minimised_is_dropped_not_fatal(tmp_path: Path) -> None:
+    log, store = make_log(tmp_path)
+    log.enqueue(queued(referrer=None))
+    log.enqueue((time.time(), "/", "192.0.2.1", None, None, (), "cid", None, False))  # type: ignore[arg-type]
+    log.enqueue(queued())
+    log.stop()
+    assert store.counts() == (0, 2)
+    assert log.failed == 1
+
+
+def test_options_are_validated() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        VisitLog(SQLiteStore.__new__(SQLiteStore), Minimiser(VisitRules()), Retention(), queue_size=0)
