@@ -14,6 +14,8 @@ from support.postgres import PostgresServer
 
 from consentgate.browser import launch_options
 
+pytest_plugins = ["pytester"]
+
 _db_counter = itertools.count(1)
 
 

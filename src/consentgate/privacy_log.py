@@ -58,6 +58,8 @@ STORE_DOWN = (
 STORE_BACK = "consentgate: the privacy log store is back; %d spooled receipt(s) copied into it"
 REPLAY_FAILED = "consentgate: spooled receipts could not be copied into the store yet (%s)"
 VISIT_HOOK_FAILED = "consentgate: a visit could not be queued (ignored)"
+_now = time.time
+_PROXY_HEADERS = (b"x-forwarded-for", b"forwarded")
 
 
 def default_spool_path(store: Store) -> Path:
@@ -150,10 +152,14 @@ class PrivacyLog:
         )
         self.controller = controller
         self.retry_interval = retry_interval
-        self._count = count or _COUNT_RULES[policy.visits.record]
+        default_rule = policy.visits.record
+        self._count: CountPredicate | None = count or (
+            None if default_rule == "html-get" else _COUNT_RULES[default_rule]
+        )
         self._category = policy.visits.category
         self._students = policy.visits.students
         self._trusts_proxies = bool(trusted)
+        self._enqueue = self.visits.enqueue
         self.rights = DataRights(policy, self.store, self.forget)
         self._down_until = 0.0
         self._down_logged = False
@@ -230,34 +236,45 @@ class PrivacyLog:
     def record_visit(
         self, scope: Scope, consent: Consent, status: int, headers: list[tuple[bytes, bytes]]
     ) -> None:
-        """Queue the visit if it counts and consent allows it (R-MIN-1); never blocks or raises."""
+        """Queue the visit if it counts and consent allows it (R-MIN-1); never blocks or raises.
+
+        This runs on every response, so it does the least it can: a few comparisons and one
+        tuple appended to the queue. Parsing and writing happen in the writer thread.
+        """
         try:
             if self._category not in consent.granted:
                 return
             consent_id = consent.consent_id
             if consent_id is None or (consent.is_student and not self._students):
                 return
-            if not self._count(scope, status, headers):
+            count = self._count
+            if count is None:  # the default, "html-get", inlined: successful GETs of HTML
+                if scope["method"] != "GET" or not 200 <= status < 300:
+                    return
+                for key, value in headers:
+                    if key == b"content-type":
+                        if value[:9].lower() != b"text/html":
+                            return
+                        break
+                else:
+                    return
+            elif not count(scope, status, headers):
                 return
-            user_agent = b""
-            referrer = None
-            proxy: tuple[tuple[bytes, bytes], ...] = ()
-            trusts_proxies = self._trusts_proxies
-            for key, value in scope["headers"]:
-                if key == b"user-agent":
-                    user_agent = value
-                elif key == b"referer":
-                    referrer = value
-                elif trusts_proxies and (key == b"x-forwarded-for" or key == b"forwarded"):
-                    proxy += ((bytes(key), bytes(value)),)
+            request_headers = scope["headers"]
+            proxy = (
+                tuple((k, v) for k, v in request_headers if k in _PROXY_HEADERS)
+                if self._trusts_proxies
+                else ()
+            )
+            found = dict(request_headers)
             client = scope.get("client")
-            self.visits.enqueue(
+            self._enqueue(
                 (
-                    time.time(),
+                    _now(),
                     scope["path"],
                     client[0] if client else None,
-                    bytes(user_agent),
-                    None if referrer is None else bytes(referrer),
+                    found.get(b"user-agent", b""),
+                    found.get(b"referer"),
                     proxy,
                     consent_id,
                     consent.tenant,
