@@ -158,7 +158,7 @@ async def request_cost(rounds: int, requests: int) -> dict[str, float]:
             for name, app in apps.items():
                 samples[name].append(await run(app, prepared))
             log.visits.flush()  # the writer is not running: written here, outside the timing
-        queued = log.visits.enqueued
+        queued = log.visits.handled
         dropped = log.visits.dropped
         written = log.store.counts()[1]
     medians = {name: statistics.median(values) * 1e6 for name, values in samples.items()}
@@ -175,11 +175,11 @@ def writer_throughput(target: str, directory: str, count: int) -> float:
     log = PrivacyLog(target, POLICY, queue_size=count, spool_path=spool, purge_interval=None)
     log.store.migrate()
     agents = user_agent_pattern(count, seed=11)
-    referrer = b"https://news.example/a?b=c"
+    referrer = (b"referer", b"https://news.example/a?b=c")
     for i in range(count):
         peer = f"2001:db8:{i % 999:x}::{i % 77 + 1:x}"
-        item = (time.time(), f"/page/{i % 300}", peer, agents[i].encode(), referrer, (), f"c{i % 5000}", None, False)
-        log.visits.enqueue(item)
+        headers = ((b"host", b"school.example"), (b"user-agent", agents[i].encode()), referrer)
+        log.visits.enqueue((time.time(), f"/page/{i % 300}", peer, headers, f"c{i % 5000}", None, False))
     start = time.perf_counter()
     log.visits.start()
     log.visits.stop()

@@ -154,11 +154,6 @@ def test_r_vis_2_forget_deletes_everything_and_clears_the_cookie(log: PrivacyLog
     assert log.store.counts() == (1, 0)  # nobody else's records were touched
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="middleware.py builds the clear headers with frozenset() instead of {essential}, so "
-    "forget also deletes essential cookies (session); fix reported to the lead",
-)
 def test_forget_keeps_essential_cookies(log: PrivacyLog) -> None:
     with client(log_app(log)) as tc:
         cookie = consent_cookie(tc, {"action": "accept_all"})

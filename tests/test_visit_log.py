@@ -24,13 +24,15 @@ def queued(
     *,
     peer: str | None = "198.51.100.77",
     path: str = "/page",
-    user_agent: bytes = FIREFOX,
-    referrer: bytes | None = b"https://news.example/story?id=9",
-    proxy: tuple[tuple[bytes, bytes], ...] = (),
+    headers: tuple[tuple[bytes, bytes], ...] = (
+        (b"host", b"school.example"),
+        (b"user-agent", FIREFOX),
+        (b"referer", b"https://news.example/story?id=9"),
+    ),
     when: float | None = None,
 ) -> QueuedVisit:
     moment = time.time() if when is None else when
-    return (moment, path, peer, user_agent, referrer, proxy, consent_id, "school", False)
+    return (moment, path, peer, headers, consent_id, "school", False)
 
 
 def make_log(tmp_path: Path, **options: object) -> tuple[VisitLog, SQLiteStore]:
@@ -92,9 +94,9 @@ def test_r_min_7_forwarded_headers_only_from_trusted_proxies(tmp_path: Path) -> 
     log = VisitLog(
         store, Minimiser(VisitRules()), Retention(), trusted_proxies=TrustedProxies.parse(["10.0.0.0/8"])
     )
-    forwarded = ((b"x-forwarded-for", b"203.0.113.9"),)
-    log.enqueue(queued("via-proxy", peer="10.1.2.3", proxy=forwarded))
-    log.enqueue(queued("direct", peer="192.0.2.55", proxy=forwarded))
+    forwarded = ((b"x-forwarded-for", b"203.0.113.9"), (b"user-agent", FIREFOX))
+    log.enqueue(queued("via-proxy", peer="10.1.2.3", headers=forwarded))
+    log.enqueue(queued("direct", peer="192.0.2.55", headers=forwarded))
     log.stop()
     assert store.visits(consent_id="via-proxy")[0]["ip_prefix"] == "203.0.113.0"
     assert store.visits(consent_id="direct")[0]["ip_prefix"] == "192.0.2.0"  # spoofed header ignored
@@ -131,8 +133,8 @@ def test_a_locked_store_holds_the_batch_and_retries(tmp_path: Path) -> None:
 
 def test_a_visit_that_cannot_be_minimised_is_dropped_not_fatal(tmp_path: Path) -> None:
     log, store = make_log(tmp_path)
-    log.enqueue(queued(referrer=None))
-    log.enqueue((time.time(), "/", "192.0.2.1", None, None, (), "cid", None, False))  # type: ignore[arg-type]
+    log.enqueue(queued(headers=((b"user-agent", FIREFOX),)))
+    log.enqueue((time.time(), "/", "192.0.2.1", None, "cid", None, False))  # type: ignore[arg-type]
     log.enqueue(queued())
     log.stop()
     assert store.counts() == (0, 2)

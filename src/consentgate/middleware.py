@@ -9,7 +9,6 @@ deletes cookies the visitor has withdrawn, and adds ``Vary``. Everything else pa
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import logging
 from collections.abc import Callable
@@ -44,6 +43,7 @@ __all__ = ["SCOPE_KEY", "ConsentMiddleware"]
 logger = logging.getLogger("consentgate")
 
 SCOPE_KEY = "consentgate.consent"
+_ESSENTIAL_ONLY = frozenset({"essential"})
 _CONSENT_NAMES = frozenset({COOKIE_NAME, SECURE_COOKIE_NAME})
 _VARY_TOKENS = (b"Cookie", b"Sec-GPC")
 _CACHE_LIMIT = 4096
@@ -146,10 +146,6 @@ class ConsentMiddleware:
         self._visitor_cache: dict[bytes, StoredChoice | None] = {}
         self._consent_cache: dict[tuple[StoredChoice | None, bool, bool, str | None], Consent] = {}
 
-    def _policy_notice_hash(self, language: str | None) -> str:
-        text = f"{self.policy.fingerprint}:{language or self.policy.default_language}"
-        return hashlib.sha256(text.encode()).hexdigest()
-
     # -- per request -----------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -210,7 +206,7 @@ class ConsentMiddleware:
         ):
             clear = [(b"set-cookie", self.codec.clear_cookie_header(https=https))]
             if cookie_header:
-                clear += self.deletion_headers(self._filter_inbound(cookie_header, frozenset())[1], https)
+                clear += self.deletion_headers(self._filter_inbound(cookie_header, _ESSENTIAL_ONLY)[1], https)
             if await self.privacy_log.handle(scope, receive, send, consent, clear):
                 return
 

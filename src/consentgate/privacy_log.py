@@ -59,7 +59,6 @@ STORE_BACK = "consentgate: the privacy log store is back; %d spooled receipt(s) 
 REPLAY_FAILED = "consentgate: spooled receipts could not be copied into the store yet (%s)"
 VISIT_HOOK_FAILED = "consentgate: a visit could not be queued (ignored)"
 _now = time.time
-_PROXY_HEADERS = (b"x-forwarded-for", b"forwarded")
 
 
 def default_spool_path(store: Store) -> Path:
@@ -158,8 +157,8 @@ class PrivacyLog:
         )
         self._category = policy.visits.category
         self._students = policy.visits.students
-        self._trusts_proxies = bool(trusted)
-        self._enqueue = self.visits.enqueue
+        self._queue = self.visits.queue
+        self._queue_size = queue_size
         self.rights = DataRights(policy, self.store, self.forget)
         self._down_until = 0.0
         self._down_logged = False
@@ -260,22 +259,17 @@ class PrivacyLog:
                     return
             elif not count(scope, status, headers):
                 return
-            request_headers = scope["headers"]
-            proxy = (
-                tuple((k, v) for k, v in request_headers if k in _PROXY_HEADERS)
-                if self._trusts_proxies
-                else ()
-            )
-            found = dict(request_headers)
+            queue = self._queue
+            if len(queue) >= self._queue_size:
+                self.visits.note_dropped()
+                return
             client = scope.get("client")
-            self._enqueue(
+            queue.append(
                 (
                     _now(),
                     scope["path"],
                     client[0] if client else None,
-                    found.get(b"user-agent", b""),
-                    found.get(b"referer"),
-                    proxy,
+                    tuple(scope["headers"]),
                     consent_id,
                     consent.tenant,
                     consent.is_student,

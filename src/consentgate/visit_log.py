@@ -25,20 +25,19 @@ __all__ = ["QueuedVisit", "VisitLog"]
 
 logger = logging.getLogger("consentgate")
 
-QueuedVisit = tuple[
-    float, str, "str | None", bytes, "bytes | None", tuple[tuple[bytes, bytes], ...], str, "str | None", bool
-]
-"""(time, path, peer address, User-Agent, Referer, proxy headers (``forwarded``/``x-forwarded-for``,
-only when proxies are trusted), consent id, tenant, is student) — in memory only.
+QueuedVisit = tuple[float, str, "str | None", tuple[tuple[bytes, bytes], ...], str, "str | None", bool]
+"""(time, path, peer address, request headers, consent id, tenant, is student) — in memory only.
 
 Only immutable atoms and tuples of them: the garbage collector stops tracking such tuples, so a
-full queue adds nothing to its work (references to the request's header list would)."""
+full queue adds nothing to its work. The headers are read (User-Agent, Referer, proxy headers)
+in the writer thread, not on the request path."""
 
 STORE_DOWN = "consentgate: visit records cannot be written (%s); %d held, retrying"
 STORE_BACK = "consentgate: visit records are written again"
 DROPPED = "consentgate: the visit queue is full; %d visit(s) dropped so far (raise queue_size?)"
 PURGE_FAILED = "consentgate: purging expired records failed: %s"
 MINIMISE_FAILED = "consentgate: a visit could not be minimised and was dropped"
+_PROXY_HEADERS = (b"forwarded", b"x-forwarded-for")
 LOST_AT_STOP = "consentgate: %d visit record(s) could not be written before shutdown (%s)"
 
 
@@ -78,7 +77,7 @@ class VisitLog:
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.purge_interval = purge_interval
-        self._queue: deque[QueuedVisit] = deque()
+        self.queue: deque[QueuedVisit] = deque()
         self._wake = threading.Event()
         self._done = threading.Condition()
         self._stopping = False
@@ -86,8 +85,8 @@ class VisitLog:
         self._held: list[VisitRecord] = []  # a minimised batch the store refused: retried first
         self._held_count = 0
         self._down = False
-        self.enqueued = 0
         self.handled = 0
+        self._in_flight = 0  # taken off the queue, not yet written or given up
         self.dropped = 0
         self.written = 0
         self.failed = 0
@@ -96,23 +95,25 @@ class VisitLog:
     # -- request path ------------------------------------------------------------------------
 
     def enqueue(self, item: QueuedVisit) -> bool:
-        """Queue one visit; never blocks. False (and counted) when the queue is full."""
-        queue = self._queue
-        size = len(queue)
-        if size >= self.queue_size:
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 10_000 == 0:
-                logger.warning(DROPPED, self.dropped)
+        """Queue one visit; never blocks. False (and counted) when the queue is full.
+
+        (The privacy log inlines exactly this on its hot path: a length check and an append.)
+        """
+        queue = self.queue
+        if len(queue) >= self.queue_size:
+            self.note_dropped()
             return False
         queue.append(item)
-        self.enqueued += 1
-        if size + 1 == self.batch_size:
-            self._wake.set()
         return True
+
+    def note_dropped(self) -> None:
+        self.dropped += 1
+        if self.dropped == 1 or self.dropped % 10_000 == 0:
+            logger.warning(DROPPED, self.dropped)
 
     @property
     def queued(self) -> int:
-        return len(self._queue)
+        return len(self.queue)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -131,16 +132,17 @@ class VisitLog:
         if thread is not None:
             thread.join(timeout)
         self._thread = None
-        if self._queue or self._held:  # never started, or the store stayed down
+        if self.queue or self._held:  # never started, or the store stayed down
             self._drain(final=True)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every visit queued before this call is written (blocking). Without a running
         writer the work is done in the calling thread."""
-        target = self.enqueued
         if self._thread is None or not self._thread.is_alive():
             self._drain()
-            return not self._queue and not self._held
+            return not self.queue and not self._held
+        with self._done:
+            target = self.handled + self._in_flight + len(self.queue)
         deadline = time.monotonic() + timeout
         self._wake.set()
         with self._done:
@@ -184,7 +186,7 @@ class VisitLog:
     def _drain(self, final: bool = False) -> None:
         """Minimise and write batches until the queue is empty or the store refuses. A visit
         counts as handled (for :meth:`flush`) once it is written or given up."""
-        queue = self._queue
+        queue = self.queue
         while True:
             if self._held:
                 if not self._write(self._held, final):
@@ -192,11 +194,13 @@ class VisitLog:
                 self._held = []
                 self._mark_handled(self._held_count)
                 self._held_count = 0
-            if not queue:
-                return
             batch: list[QueuedVisit] = []
-            while queue and len(batch) < self.batch_size:
-                batch.append(queue.popleft())
+            with self._done:
+                while queue and len(batch) < self.batch_size:
+                    batch.append(queue.popleft())
+                self._in_flight += len(batch)
+            if not batch:
+                return
             records = self._minimise(batch)
             if records and not self._write(records, final):
                 self._held = records
@@ -208,9 +212,19 @@ class VisitLog:
         records: list[VisitRecord] = []
         minimise = self.minimiser.minimise
         trusted = self.trusted
-        for moment, path, peer, user_agent, referrer, proxy_headers, consent_id, tenant, is_student in batch:
+        for moment, path, peer, headers, consent_id, tenant, is_student in batch:
             try:
-                scope = {"client": None if peer is None else (peer, 0), "headers": list(proxy_headers)}
+                user_agent = b""
+                referrer = None
+                proxy_headers = []
+                for key, value in headers:
+                    if key == b"user-agent":
+                        user_agent = value
+                    elif key == b"referer":
+                        referrer = value
+                    elif key in _PROXY_HEADERS:
+                        proxy_headers.append((key, value))
+                scope = {"client": None if peer is None else (peer, 0), "headers": proxy_headers}
                 raw = RawVisit(
                     moment,
                     path,
@@ -230,6 +244,7 @@ class VisitLog:
     def _mark_handled(self, count: int) -> None:
         with self._done:
             self.handled += count
+            self._in_flight -= count
             self._done.notify_all()
 
     def _write(self, records: list[VisitRecord], final: bool) -> bool:

@@ -66,7 +66,22 @@ def new_context(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
 
 def visit(page: Page, url: str) -> None:
     page.goto(url)
-    page.wait_for_function("window.consentgate !== undefined")
+    ready(page)
+
+
+def ready(page: Page) -> None:
+    # A selector wait, not wait_for_function: that one evaluates strings, which a strict CSP forbids.
+    page.wait_for_selector(f"{BANNER}:not([hidden])", state="attached")
+    assert page.evaluate("typeof window.consentgate.show") == "function"
+
+
+def until(page: Page, expression: str, timeout: float = 10.0) -> None:
+    """Poll ``expression`` from outside the page (allowed under any CSP) until it is true."""
+    for _ in range(int(timeout / 0.05)):
+        if page.evaluate(expression):
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"still false after {timeout}s: {expression}")
 
 
 def cookie_names(page: Page) -> set[str]:
@@ -168,7 +183,7 @@ def test_r_con_1_deny_all_keeps_only_essential_and_is_remembered(fresh: Page, si
     expect(fresh.locator(FAB)).to_be_visible()
     assert cookie_names(fresh) == {"consentgate"}
     fresh.reload()
-    fresh.wait_for_function("window.consentgate !== undefined")
+    ready(fresh)
     expect(fresh.locator(NOTICE)).to_be_hidden()
     expect(fresh.locator(FAB)).to_be_visible()
     assert flag(fresh, "analyticsRan") is None and flag(fresh, "marketingRan") is None
@@ -237,7 +252,7 @@ def test_r_con_5_r_con_6_reopen_and_withdraw_deletes_cookies_httponly_too(fresh:
     wait_saved(fresh)
     assert cookie_names(fresh) == {"consentgate"}
     fresh.reload()
-    fresh.wait_for_function("window.consentgate !== undefined")
+    ready(fresh)
     assert flag(fresh, "analyticsRan") is None  # gated scripts no longer activated
 
 
@@ -593,7 +608,7 @@ def test_works_under_the_apps_own_strict_csp(fresh: Page, site: str) -> None:
     fresh.locator(f'{DIALOG} [data-consentgate-category="analytics"]').check()
     fresh.click(f'{DIALOG} [data-consentgate="save"]')
     wait_saved(fresh)
-    fresh.wait_for_function("window.analyticsRan === 1")
+    until(fresh, "window.analyticsRan === 1")
     assert flag(fresh, "__violations") == []
 
 
@@ -620,12 +635,13 @@ def test_consent_aware_csp_blocks_a_denied_categorys_unannotated_tag(
     fresh.click(f'{DIALOG} [data-consentgate="save"]')
     wait_saved(fresh)
     fresh.reload()
-    fresh.wait_for_function("window.loaded_stats === true")
+    ready(fresh)
+    until(fresh, "window.loaded_stats === true")
     assert flag(fresh, "loaded_ads") is None
     assert loaded == ["stats"]
     assert any("ads.example" in v for v in flag(fresh, "__violations"))
     fresh.evaluate("consentgate.acceptAll()")
-    fresh.wait_for_function("window.marketingRan === 1")  # inline script allowed by its nonce
+    until(fresh, "window.marketingRan === 1")  # inline script allowed by its nonce
 
 
 # -- the screenshot in the README --------------------------------------------------------------
