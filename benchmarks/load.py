@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.load_app import POLICY, SECRET  # noqa: E402
-from consentgate import SecretKeys  # noqa: E402
-from consentgate.consent_cookie import ConsentCookieCodec, new_consent_id  # noqa: E402
+from benchmarks.load_app import POLICY, SECRET
+from consentgate import SecretKeys
+from consentgate.consent_cookie import ConsentCookieCodec, new_consent_id
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = ("bare", "enforce", "full")

@@ -9,19 +9,20 @@ It carries no personal data: the consent id is random and only links receipts to
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
 import secrets
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from email.utils import formatdate
+from typing import NamedTuple
 
 from itsdangerous import BadSignature, Signer
 
 from .keys import SecretKeys
-from .policy import ESSENTIAL, Policy
+from .policy import Policy
 
 __all__ = ["ConsentCookieCodec", "StoredChoice", "new_consent_id"]
 
@@ -38,9 +39,8 @@ def new_consent_id() -> str:
     return secrets.token_urlsafe(12)
 
 
-@dataclass(frozen=True, slots=True)
-class StoredChoice:
-    """A decision read back from a valid consent cookie."""
+class StoredChoice(NamedTuple):
+    """A decision read back from a valid consent cookie (a tuple: built on every cache miss)."""
 
     granted: frozenset[str]
     revision: int
@@ -74,6 +74,10 @@ class ConsentCookieCodec:
             list(keys.keys), salt="consentgate.consent-cookie", digest_method=hashlib.sha256
         )
         self._known = frozenset(policy.optional_categories)
+        self._granted_sets: dict[bytes, frozenset[str]] = {}
+        # The newest key's HMAC state, copied per verification (cheaper than a new HMAC each time);
+        # the same computation as itsdangerous' HMACAlgorithm with the derived key.
+        self._mac = hmac.new(self._signer.derive_key(), digestmod=hashlib.sha256)
         # Verified values, so a returning visitor's cookie is checked once (bounded).
         self._cache: dict[bytes, StoredChoice | None] = {}
 
@@ -139,7 +143,10 @@ class ConsentCookieCodec:
         payload, _, signature = value.rpartition(b".")
         # Fast path: the newest key, compared in constant time; older keys through itsdangerous'
         # full verification (only during a key rotation).
-        if not hmac.compare_digest(self._signer.get_signature(payload), signature):
+        mac = self._mac.copy()
+        mac.update(payload)
+        expected = base64.urlsafe_b64encode(mac.digest()).rstrip(b"=")
+        if not hmac.compare_digest(expected, signature):
             # Only canonical signatures: base64 decoding would otherwise skip stray bytes.
             if not _SIGNATURE_CHARS.fullmatch(signature):
                 return None
@@ -147,21 +154,24 @@ class ConsentCookieCodec:
                 payload = self._signer.unsign(value)
             except (BadSignature, ValueError, TypeError):
                 return None
-        parts = payload.split(b".")
-        if len(parts) != 5 or parts[0] != _FORMAT.encode():
-            return None
         try:
-            revision = int(parts[1])
-            given_at = int(parts[2], 36)
-            consent_id = parts[3].decode("ascii")
-            names = parts[4].decode("ascii")
+            fmt, revision, given_at, consent_id, names = payload.split(b".")
+            if fmt != _FORMAT_BYTES:
+                return None
+            granted = self._granted_sets.get(names)
+            if granted is None:
+                granted = frozenset(n for n in names.decode("ascii").split("~") if n in self._known)
+                if len(self._granted_sets) < 256:  # signed by us: few distinct sets exist
+                    self._granted_sets[names] = granted
+            return StoredChoice(granted, int(revision), int(given_at, 36), consent_id.decode("ascii"))
         except (ValueError, UnicodeDecodeError):
             return None
-        granted = frozenset(n for n in names.split("~") if n in self._known and n != ESSENTIAL)
-        return StoredChoice(granted, revision, given_at, consent_id)
 
 
 _SIGNATURE_CHARS = re.compile(rb"[A-Za-z0-9_-]{20,100}")
+
+
+_FORMAT_BYTES = _FORMAT.encode()
 
 
 def _base36(number: int) -> str:

@@ -45,19 +45,26 @@ _CHARSET = re.compile(rb";\s*charset\s*=\s*\"?([A-Za-z0-9._:-]+)", re.IGNORECASE
 
 def inject_before_body_end(body: bytes, snippet: bytes) -> bytes | None:
     """``body`` with ``snippet`` before its last ``</body>``; ``None`` when there is none."""
-    index = -1
-    for match in _BODY_END.finditer(body):
-        index = match.start()
+    index = _last_body_end(body)
     if index < 0:
         return None
     return body[:index] + snippet + body[index:]
 
 
+_WINDOW = 4096  # "</body>" is nearly always in a page's last few bytes
+
+
 def _last_body_end(data: bytes) -> int:
-    index = -1
-    for match in _BODY_END.finditer(data):
-        index = match.start()
-    return index
+    """Where the last ``</body>`` (any case, optional spaces) starts, or -1. The page's end is
+    searched first: a match there is the last one overall."""
+    start = max(0, len(data) - _WINDOW)
+    while True:
+        index = -1
+        for match in _BODY_END.finditer(data, start):
+            index = match.start()
+        if index >= 0 or start == 0:
+            return index
+        start = max(0, start - _WINDOW * 16)
 
 
 class Injector:

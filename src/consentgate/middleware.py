@@ -44,6 +44,7 @@ logger = logging.getLogger("consentgate")
 
 SCOPE_KEY = "consentgate.consent"
 _ESSENTIAL_ONLY = frozenset({"essential"})
+_UNCHANGED: tuple[None, tuple[str, ...]] = (None, ())
 _CONSENT_NAMES = frozenset({COOKIE_NAME, SECURE_COOKIE_NAME})
 _VARY_TOKENS = (b"Cookie", b"Sec-GPC")
 _CACHE_LIMIT = 4096
@@ -241,7 +242,7 @@ class ConsentMiddleware:
             return cache[cookie_header]
         except KeyError:
             pass
-        value = _cookie_value(cookie_header, SECURE_COOKIE_NAME) or _cookie_value(cookie_header, COOKIE_NAME)
+        value = _consent_cookie_value(cookie_header)
         choice = None if value is None else self.codec.decode_any(value)
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()  # bounded: random headers cannot grow memory
@@ -272,6 +273,8 @@ class ConsentMiddleware:
 
     def _filter_inbound(self, header: bytes, granted: frozenset[str]) -> tuple[bytes | None, tuple[str, ...]]:
         """Remove disallowed cookies from the request; name the known ones to delete (R-CON-6)."""
+        if b";" not in header and header.startswith(_PLAIN_NEEDLE):
+            return _UNCHANGED  # only the consent cookie: nothing to filter
         key = (header, granted)
         cached = self._inbound_cache.get(key)
         if cached is not None:
@@ -384,6 +387,20 @@ def _add_vary(headers: list[tuple[bytes, bytes]], index: int) -> None:
     missing = [t for t in _VARY_TOKENS if t.lower() not in present]
     if missing:
         headers[index] = (name, b", ".join([value, *missing]))
+
+
+_PLAIN_NEEDLE = COOKIE_NAME.encode() + b"="
+_SECURE_PREFIX = SECURE_COOKIE_NAME.encode()[: -len(COOKIE_NAME)]
+
+
+def _consent_cookie_value(header: bytes) -> bytes | None:
+    """The consent cookie's value (``__Host-consentgate`` preferred over ``consentgate``), found in
+    one scan: the plain name is a suffix of the prefixed one."""
+    if header.startswith(_PLAIN_NEEDLE) and b";" not in header:
+        return header[len(_PLAIN_NEEDLE) :].strip(b" \t")  # the common case: nothing else
+    if _PLAIN_NEEDLE not in header:
+        return None
+    return _cookie_value(header, SECURE_COOKIE_NAME) or _cookie_value(header, COOKIE_NAME)
 
 
 def _cookie_value(header: bytes, name: str) -> bytes | None:
