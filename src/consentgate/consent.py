@@ -78,7 +78,8 @@ class ConsentResolver:
     def __init__(self, policy: Policy) -> None:
         self._policy = policy
         self._memo: dict[
-            tuple[frozenset[str], bool, bool, str | None], tuple[frozenset[str], Mapping[str, LockReason]]
+            tuple[frozenset[str], bool, bool, str | None],
+            tuple[frozenset[str], Mapping[str, LockReason], frozenset[str]],
         ] = {}
 
     def ceiling(self, is_student: bool, gpc: bool, tenant: str | None) -> frozenset[str]:
@@ -120,7 +121,7 @@ class ConsentResolver:
             if gpc:
                 for name in self._policy.gpc_denies:
                     locked.setdefault(name, "gpc")
-            memo = (granted, MappingProxyType(locked) if locked else _EMPTY)
+            memo = (granted, MappingProxyType(locked) if locked else _EMPTY, chosen | {ESSENTIAL})
             if len(self._memo) < 4096:  # bounded: tenants come from the app, not the visitor
                 self._memo[key] = memo
         if stored is None:
@@ -133,15 +134,8 @@ class ConsentResolver:
                 locked=memo[1],
                 revision=self._policy.revision,
             )
+        # Positional: this runs for every new visitor (field order as declared above).
         return Consent(
-            granted=memo[0],
-            needs_choice=False,
-            consent_id=stored.consent_id,
-            is_student=is_student,
-            gpc=gpc,
-            tenant=tenant,
-            chosen=chosen | {ESSENTIAL},
-            locked=memo[1],
-            given_at=stored.given_at,
-            revision=stored.revision,
+            memo[0], False, stored.consent_id, is_student, gpc, tenant, memo[2], memo[1],
+            stored.given_at, stored.revision,
         )

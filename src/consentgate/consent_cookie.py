@@ -137,6 +137,10 @@ class ConsentCookieCodec:
         lifetime = self._policy.max_age_seconds(bool(choice.granted))
         return choice.given_at - _CLOCK_SKEW <= moment <= choice.given_at + lifetime
 
+    def verify(self, value: bytes) -> StoredChoice | None:
+        """Like :meth:`decode_any` without the memo (for callers that keep their own)."""
+        return self._verify(value)
+
     def _verify(self, value: bytes) -> StoredChoice | None:
         if len(value) > MAX_COOKIE_BYTES:
             return None

@@ -144,7 +144,7 @@ class ConsentMiddleware:
         # (cookie header, granted) -> (filtered header or None when unchanged, withdrawn names)
         self._inbound_cache: dict[tuple[bytes, frozenset[str]], tuple[bytes | None, tuple[str, ...]]] = {}
         self._name_cache: dict[tuple[bytes, frozenset[str]], bool] = {}
-        self._visitor_cache: dict[bytes, StoredChoice | None] = {}
+        self._visitor_cache: dict[bytes, _Visitor] = {}
         self._consent_cache: dict[tuple[StoredChoice | None, bool, bool, str | None], Consent] = {}
 
     # -- per request -----------------------------------------------------------------------
@@ -169,7 +169,8 @@ class ConsentMiddleware:
                 gpc = value.strip() == b"1"  # R-GPC-1: exactly "1"
         https = self.https if self.https is not None else scope.get("scheme") in ("https", "wss")
 
-        previous = self._previous_choice(cookie_header) if cookie_header else None
+        visitor = self._visitor(cookie_header) if cookie_header else None
+        previous = visitor.choice if visitor is not None else None
         stored = previous if previous is not None and self.codec.is_current(previous) else None
         is_student = default_student_resolver(scope)
         if not is_student and self.student_resolver is not None:
@@ -179,7 +180,16 @@ class ConsentMiddleware:
         if inspect.isawaitable(tenant_value):
             tenant_value = await tenant_value
         tenant = tenant_value if isinstance(tenant_value, str) and tenant_value else None
-        consent = self._consent(stored, is_student, gpc, tenant)
+        if stored is not None and visitor is not None:
+            # A returning visitor in the same situation as last time gets the same Consent object.
+            situation = (is_student, gpc, tenant)
+            if visitor.situation == situation and visitor.consent is not None:
+                consent = visitor.consent
+            else:
+                consent = self.resolver.resolve(stored, is_student=is_student, gpc=gpc, tenant=tenant)
+                visitor.situation, visitor.consent = situation, consent
+        else:
+            consent = self._consent(None, is_student, gpc, tenant)
 
         state = scope.get("state")
         if state is None:
@@ -235,7 +245,7 @@ class ConsentMiddleware:
 
         return lifespan_receive
 
-    def _previous_choice(self, cookie_header: bytes) -> StoredChoice | None:
+    def _visitor(self, cookie_header: bytes) -> _Visitor:
         """The signed choice in this Cookie header (any revision or age), memoised per header."""
         cache = self._visitor_cache
         try:
@@ -243,11 +253,11 @@ class ConsentMiddleware:
         except KeyError:
             pass
         value = _consent_cookie_value(cookie_header)
-        choice = None if value is None else self.codec.decode_any(value)
+        visitor = _Visitor(None if value is None else self.codec.verify(value))
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()  # bounded: random headers cannot grow memory
-        cache[cookie_header] = choice
-        return choice
+        cache[cookie_header] = visitor
+        return visitor
 
     def _consent(
         self, stored: StoredChoice | None, is_student: bool, gpc: bool, tenant: str | None
@@ -391,6 +401,17 @@ def _add_vary(headers: list[tuple[bytes, bytes]], index: int) -> None:
 
 _PLAIN_NEEDLE = COOKIE_NAME.encode() + b"="
 _SECURE_PREFIX = SECURE_COOKIE_NAME.encode()[: -len(COOKIE_NAME)]
+
+
+class _Visitor:
+    """What one Cookie header means: the verified choice, and the Consent last built from it."""
+
+    __slots__ = ("choice", "consent", "situation")
+
+    def __init__(self, choice: StoredChoice | None) -> None:
+        self.choice = choice
+        self.situation: tuple[bool, bool, str | None] | None = None
+        self.consent: Consent | None = None
 
 
 def _consent_cookie_value(header: bytes) -> bytes | None:
