@@ -131,6 +131,8 @@ def negotiate(accept_language: str | None, default: str) -> str:
 
 
 def _cookie(header: bytes, name: bytes) -> str | None:
+    if name not in header:  # the usual case: no language cookie at all
+        return None
     for piece in header.split(b";"):
         key, eq, value = piece.partition(b"=")
         if eq and key.strip(b" \t") == name:

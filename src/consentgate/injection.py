@@ -36,7 +36,6 @@ COMPRESSED_SKIPPED = (
     "sees it, so the banner cannot be injected; put ConsentMiddleware outside (before) GZipMiddleware "
     "or place the banner with {{ consentgate_banner(request) }}"
 )
-_BODY_END = re.compile(rb"</body\s*>", re.IGNORECASE)
 _TAIL = 32  # bytes held back between chunks: longer than any split "</body   >"
 _MAX_HELD = 1 << 20  # give up injecting rather than hold more than 1 MiB after a "</body>"
 _NO_BODY_STATUS = frozenset({204, 304})
@@ -52,19 +51,33 @@ def inject_before_body_end(body: bytes, snippet: bytes) -> bytes | None:
 
 
 _WINDOW = 4096  # "</body>" is nearly always in a page's last few bytes
+_OVERLAP = 256
+_SPACE = frozenset(b" \t\r\n\f\v")  # what \s means in a bytes regex
 
 
 def _last_body_end(data: bytes) -> int:
-    """Where the last ``</body>`` (any case, optional spaces) starts, or -1. The page's end is
-    searched first: a match there is the last one overall."""
-    start = max(0, len(data) - _WINDOW)
-    while True:
-        index = -1
-        for match in _BODY_END.finditer(data, start):
-            index = match.start()
-        if index >= 0 or start == 0:
-            return index
-        start = max(0, start - _WINDOW * 16)
+    """Where the last ``</body>`` (any case, optional spaces before ``>``) starts, or -1.
+
+    Plain ``rfind`` over a lower-cased copy of the page's end first (a match there is the last one
+    overall), then further back; runs on every HTML page, so no regular expression."""
+    end = len(data)
+    while end > 0:
+        start = max(0, end - _WINDOW)
+        # Overlap the later window so a "</body  >" across the edge is found.
+        chunk = data[start : min(len(data), end + _OVERLAP)].lower()
+        limit = len(chunk)
+        while True:
+            index = chunk.rfind(b"</body", 0, limit)
+            if index < 0:
+                break
+            after = start + index + 6  # spaces and ">" read from the page itself: no case, no edge
+            while after < len(data) and data[after] in _SPACE:
+                after += 1
+            if after < len(data) and data[after] == 0x3E:  # ">"
+                return start + index
+            limit = index + 5  # look further back in this chunk
+        end = start
+    return -1
 
 
 class Injector:
@@ -137,9 +150,24 @@ def _drop_length(message: Message) -> None:
     message["headers"] = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"content-length"]
 
 
+_charset_cache: dict[bytes, str | bool | None] = {}
+
+
 def _charset(content_type: bytes) -> str | bool | None:
     """The declared charset's Python name, ``None`` when none is declared, ``False`` when the page's
-    encoding is not ASCII-compatible or unknown (nothing is injected then)."""
+    encoding is not ASCII-compatible or unknown (nothing is injected then). Memoised: an app sends
+    few distinct Content-Type values."""
+    try:
+        return _charset_cache[content_type]
+    except KeyError:
+        pass
+    result = _parse_charset(content_type)
+    if len(_charset_cache) < 64:
+        _charset_cache[content_type] = result
+    return result
+
+
+def _parse_charset(content_type: bytes) -> str | bool | None:
     match = _CHARSET.search(content_type)
     if match is None:
         return None
@@ -168,16 +196,14 @@ class PageHook:
         """Adjust ``message`` for an HTML page; return a wrapping ``send`` when injecting."""
         headers = message["headers"]
         content_type = b""
+        encoded = False
         for key, value in headers:  # ASGI header names are lowercase
             if key == b"content-type":
                 content_type = value
-                break
+            elif key == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+                encoded = True
         if content_type[:9].lower() != b"text/html" or content_type[9:10] not in (b"", b";", b" "):
             return None
-        encoded = any(
-            key == b"content-encoding" and value.strip().lower() not in (b"", b"identity")
-            for key, value in headers
-        )
         state = scope.get("state") or {}
         if self.csp is not None:
             nonce = state.get(NONCE_STATE_KEY) or self.csp.new_nonce()

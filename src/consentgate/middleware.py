@@ -172,14 +172,20 @@ class ConsentMiddleware:
         visitor = self._visitor(cookie_header) if cookie_header else None
         previous = visitor.choice if visitor is not None else None
         stored = previous if previous is not None and self.codec.is_current(previous) else None
-        is_student = default_student_resolver(scope)
+        # The built-in role and tenant signals live in the scope's state and the session; with
+        # neither present (most requests of most apps) there is nothing to look at.
+        has_roles = bool(scope.get("state") or scope.get("session"))
+        is_student = has_roles and default_student_resolver(scope)
         if not is_student and self.student_resolver is not None:
             result = self.student_resolver(scope)
             is_student = bool(await result) if inspect.isawaitable(result) else bool(result)
-        tenant_value = self.tenant_resolver(scope)
-        if inspect.isawaitable(tenant_value):
-            tenant_value = await tenant_value
-        tenant = tenant_value if isinstance(tenant_value, str) and tenant_value else None
+        if has_roles or self.tenant_resolver is not default_tenant_resolver:
+            tenant_value = self.tenant_resolver(scope)
+            if not isinstance(tenant_value, str | None) and inspect.isawaitable(tenant_value):
+                tenant_value = await tenant_value
+            tenant = tenant_value if isinstance(tenant_value, str) and tenant_value else None
+        else:
+            tenant = None
         if stored is not None and visitor is not None:
             # A returning visitor in the same situation as last time gets the same Consent object.
             situation = (is_student, gpc, tenant)
@@ -364,7 +370,12 @@ class ConsentMiddleware:
             key = item[0].lower()
             if key == b"set-cookie":
                 sets_cookie = True
-                cache_key = (item[1], granted)
+                # The cookie's name is fixed by the bytes before the first "=" of the name-value
+                # pair (none before ";" means a nameless cookie): memoise on those, not the value.
+                value = item[1]
+                eq = value.find(b"=")
+                semi = value.find(b";")
+                cache_key = (value[:eq] if eq >= 0 and (semi < 0 or eq < semi) else b";", granted)
                 allowed = name_cache.get(cache_key)
                 if allowed is None:
                     allowed = self._allowed_name(set_cookie_name(item[1]), granted)

@@ -168,6 +168,7 @@ class VisitRecord:
 
 
 _RECORD_FIELDS = tuple(VisitRecord.__dataclass_fields__)
+_MEMO_LIMIT = 4096
 
 
 class Minimiser:
@@ -177,25 +178,48 @@ class Minimiser:
     :class:`CountryLookup`; without one no country is recorded.
     """
 
-    __slots__ = ("_country", "_ipv4_prefix", "_ipv6_prefix")
+    __slots__ = ("_addresses", "_country", "_ipv4_prefix", "_ipv6_prefix", "_referrers")
 
     def __init__(self, visits: VisitRules, country_lookup: CountryLookup | None = None) -> None:
         _check_prefixes(visits.ipv4_prefix, visits.ipv6_prefix)  # now, not on the first visit
         self._ipv4_prefix = visits.ipv4_prefix
         self._ipv6_prefix = visits.ipv6_prefix
         self._country = country_lookup
+        # Memos of the writer thread (visitors repeat): address -> (prefix, country) and
+        # referrer -> origin. Bounded; they live in memory only, like the queue itself.
+        self._addresses: dict[str, tuple[str | None, str | None]] = {}
+        self._referrers: dict[str, str | None] = {}
+
+    def _address(self, ip: str) -> tuple[str | None, str | None]:
+        known = self._addresses.get(ip)
+        if known is None:
+            # Country comes from the full address, at record time (R-MIN-5); then only the
+            # truncated prefix is kept (R-MIN-2).
+            country = self._country.country(ip) if self._country is not None else None
+            known = (truncate_ip(ip, self._ipv4_prefix, self._ipv6_prefix), country)
+            if len(self._addresses) >= _MEMO_LIMIT:
+                self._addresses.clear()
+            self._addresses[ip] = known
+        return known
+
+    def _referrer(self, referrer: str | None) -> str | None:
+        if referrer is None:
+            return None
+        try:
+            return self._referrers[referrer]
+        except KeyError:
+            pass
+        origin = referrer_origin(referrer)
+        if len(referrer) <= 512:
+            if len(self._referrers) >= _MEMO_LIMIT:
+                self._referrers.clear()
+            self._referrers[referrer] = origin
+        return origin
 
     def minimise(self, raw: RawVisit) -> VisitRecord:
         """The record to store; the raw IP, user-agent and referrer stop here."""
         ip = raw.client_ip
-        country = None
-        ip_prefix = None
-        if ip:
-            # Country comes from the full address, at record time (R-MIN-5); then only the
-            # truncated prefix is kept (R-MIN-2).
-            if self._country is not None:
-                country = self._country.country(ip)
-            ip_prefix = truncate_ip(ip, self._ipv4_prefix, self._ipv6_prefix)
+        ip_prefix, country = self._address(ip) if ip else (None, None)
         info = parse_user_agent(raw.user_agent)
         return VisitRecord(
             time=raw.time,
@@ -207,7 +231,7 @@ class Minimiser:
             os=info.os,
             os_major=info.os_major,
             device=info.device,
-            referrer_origin=referrer_origin(raw.referrer),
+            referrer_origin=self._referrer(raw.referrer),
             consent_id=raw.consent_id,
             tenant=raw.tenant,
             is_student=raw.is_student,

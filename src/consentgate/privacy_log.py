@@ -286,6 +286,7 @@ class PrivacyLog:
         """Prepare the store (migrations), copy any spool left by a crash, start the writer."""
         await asyncio.to_thread(self._startup)
         self.visits.start()
+        self.visits.start_pump()
         if self._replay_task is None:
             self._replay_task = asyncio.create_task(self._replay_loop())
         self._started = True
@@ -300,6 +301,7 @@ class PrivacyLog:
 
     async def stop(self) -> None:
         """Write every queued visit and try once more to empty the spool."""
+        await self.visits.stop_pump()
         task, self._replay_task = self._replay_task, None
         if task is not None:
             task.cancel()

@@ -134,13 +134,17 @@ class PostgresStore(Store):
         self._migrated = True
         return found
 
-    def _write(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> list[int]:
+    def _write(
+        self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]], *, durable: bool = True
+    ) -> list[int]:
         psycopg = self.psycopg
         with self._lock:
             conn = self._connection()
             try:
                 counts: list[int] = []
                 with conn.transaction(), conn.cursor() as cursor:
+                    if not durable:
+                        cursor.execute("SET LOCAL synchronous_commit = off")
                     for sql, rows in statements:
                         if not rows:
                             counts.append(0)

@@ -15,11 +15,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .store import MIGRATIONS, SCHEMA_VERSION, Store, StoreError, StoreUnavailable
+from .minimise import VisitRecord
+from .store import MIGRATIONS, SCHEMA_VERSION, VISIT_COLUMNS, Store, StoreError, StoreUnavailable, visit_row
 
 __all__ = ["SQLiteStore"]
 
 _ID_COLUMN = "INTEGER PRIMARY KEY AUTOINCREMENT"
+_VISITS_PER_STATEMENT = 200  # x 13 columns: far below SQLite's limit on bound variables
+# Only our own constant column names are formatted in; every value is a bound parameter.
+_INSERT_VISITS_PREFIX = f"INSERT INTO consentgate_visits ({', '.join(VISIT_COLUMNS)}) VALUES "  # noqa: S608
+_VISIT_VALUES = "(" + ", ".join("?" for _ in VISIT_COLUMNS) + ")"
 
 
 class SQLiteStore(Store):
@@ -126,9 +131,28 @@ class SQLiteStore(Store):
             self._migrated = True
             return found
 
-    def _write(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> list[int]:
+    def add_visits(self, visits: Sequence[VisitRecord]) -> int:
+        """One multi-row INSERT per 200 records instead of one statement step per record: each
+        step releases and retakes the GIL, and with the app's event loop waiting for it every
+        release becomes a thread switch (measured: thousands per second under load)."""
+        if not visits:
+            return 0
+        rows = [visit_row(v) for v in visits]
+        statements = []
+        for start in range(0, len(rows), _VISITS_PER_STATEMENT):
+            chunk = rows[start : start + _VISITS_PER_STATEMENT]
+            sql = _INSERT_VISITS_PREFIX + ", ".join([_VISIT_VALUES] * len(chunk))
+            statements.append((sql, [tuple(value for row in chunk for value in row)]))
+        return sum(self._write(statements, durable=False))
+
+    def _write(
+        self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]], *, durable: bool = True
+    ) -> list[int]:
         conn = self._connect()
         try:
+            if not durable:
+                # WAL with NORMAL: no fsync per commit; a crash of the app loses nothing.
+                conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 counts = []

@@ -86,13 +86,18 @@ def has_student_role(roles: object) -> bool:
     return False
 
 
-def _containers(scope: Scope) -> Iterable[Any]:
+def _containers(scope: Scope) -> tuple[dict[str, Any], ...]:
+    """The non-empty dicts that may carry roles: the scope's state and the session (runs per
+    request, so it avoids generators and skips the usual empty state at once)."""
     state = scope.get("state")
-    if isinstance(state, dict):
-        yield state
     session = scope.get("session")
-    if isinstance(session, dict):
-        yield session
+    if not state:
+        return (session,) if session and isinstance(session, dict) else ()
+    if not isinstance(state, dict):
+        state = None
+    if session and isinstance(session, dict):
+        return (state, session) if state else (session,)
+    return (state,) if state else ()
 
 
 def default_student_resolver(scope: Scope) -> bool:
