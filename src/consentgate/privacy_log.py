@@ -269,7 +269,7 @@ class PrivacyLog:
                     _now(),
                     scope["path"],
                     client[0] if client else None,
-                    tuple(scope["headers"]),
+                    scope["headers"],  # read later by the writer; servers never change it
                     consent_id,
                     consent.tenant,
                     consent.is_student,
