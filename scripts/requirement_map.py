@@ -15,7 +15,8 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-IDS = [line.strip() for line in (ROOT / "tests/data/requirement_ids.txt").read_text().splitlines() if line.strip()]
+_ID_FILE = ROOT / "tests/data/requirement_ids.txt"
+IDS = [line.strip() for line in _ID_FILE.read_text().splitlines() if line.strip()]
 BEGIN, END = "<!-- requirement-map:begin -->", "<!-- requirement-map:end -->"
 
 

@@ -335,6 +335,7 @@ def test_api_promises_reject_on_failure(fresh: Page, site: str) -> None:
 def test_r_gpc_1_r_gpc_3_header_keeps_marketing_off_and_says_so(
     new_context: Callable[..., BrowserContext], site: str
 ) -> None:
+    """R-GPC-1, R-GPC-3 and R-GCM-3: with the header, ad_* stay denied after Accept all."""
     page = new_context(extra_http_headers={"Sec-GPC": "1"}).new_page()
     visit(page, site + "/")
     gpc_note = page.locator(f'{NOTICE} [data-consentgate-note="gpc"]')
@@ -394,6 +395,7 @@ def test_r_gpc_2_browser_gpc_overrides_an_earlier_accept(
 def test_r_stu_1_student_session_keeps_marketing_off(
     new_context: Callable[..., BrowserContext], site: str
 ) -> None:
+    """R-STU-1 and R-GCM-3: Accept all in a student session; the ad_* consent types stay denied."""
     context = new_context()
     context.add_cookies([{"name": "session", "value": "student", "url": site}])
     page = context.new_page()
