@@ -7,14 +7,30 @@ well-defined points instead of adding another middleware layer (which would cost
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from starlette.types import Receive, Scope, Send
 
 from .consent import Consent
 from .decisions import Decision
 
-__all__ = ["PrivacyLogHooks"]
+__all__ = ["PrivacyLogHooks", "VisitSink"]
+
+
+@dataclass(frozen=True, slots=True)
+class VisitSink:
+    """What the middleware needs to queue a visit itself, inline in its send wrapper, when the log
+    counts the default way (successful GETs of HTML): the queue and when a visit may go in it.
+    Saves a method call and a second scan of the response headers on every page."""
+
+    queue: deque[Any]
+    queue_size: int
+    category: str
+    students: bool
+    dropped: Callable[[], None]
 
 
 class PrivacyLogHooks(Protocol):
@@ -28,6 +44,9 @@ class PrivacyLogHooks(Protocol):
     ) -> None:
         """Called at ``http.response.start`` of every non-endpoint request: enqueue only, never block
         or raise. It decides itself whether the request counts and whether consent allows it."""
+
+    def visit_sink(self) -> VisitSink | None:
+        """The queue for inline recording, or None to have ``record_visit`` called instead."""
 
     async def start(self) -> None:
         """Called on ``lifespan.startup``."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Literal
@@ -25,7 +26,7 @@ from .cookie_headers import deletion_header, set_cookie_name
 from .csp import NONCE_STATE_KEY, ConsentCsp
 from .decisions import DecisionHook
 from .endpoints import ConsentEndpoints
-from .extensions import PrivacyLogHooks
+from .extensions import PrivacyLogHooks, VisitSink
 from .i18n import LanguageChooser, Localizer
 from .injection import PageHook
 from .keys import SecretKeys
@@ -44,6 +45,7 @@ logger = logging.getLogger("consentgate")
 
 SCOPE_KEY = "consentgate.consent"
 _ESSENTIAL_ONLY = frozenset({"essential"})
+_now = time.time
 _UNCHANGED: tuple[None, tuple[str, ...]] = (None, ())
 _CONSENT_NAMES = frozenset({COOKIE_NAME, SECURE_COOKIE_NAME})
 _VARY_TOKENS = (b"Cookie", b"Sec-GPC")
@@ -114,6 +116,8 @@ class ConsentMiddleware:
         self.vary_always = vary == "always"
         self.https = https
         self.privacy_log = privacy_log
+        sink_of = getattr(privacy_log, "visit_sink", None)
+        self._visit_sink: VisitSink | None = sink_of() if sink_of is not None else None
         if privacy_log is not None and on_decision is None:
             on_decision = privacy_log.record_decision
         csp_mode = policy.csp if csp is None else csp
@@ -331,6 +335,15 @@ class ConsentMiddleware:
     ) -> Send:
         granted = consent.granted
         log = self.privacy_log
+        sink = self._visit_sink
+        # Inline visit recording (the log's default rule): decided once per request.
+        recordable = (
+            sink is not None
+            and scope["method"] == "GET"
+            and sink.category in granted
+            and consent.consent_id is not None
+            and (sink.students or not consent.is_student)
+        )
         pages = self.pages
         page_send: Send | None = None
 
@@ -340,9 +353,23 @@ class ConsentMiddleware:
                 await page_send(message)
                 return
             if message["type"] == "http.response.start":
-                headers = self._filter_outbound(message.get("headers", ()), granted, withdrawn, https)
+                headers, is_html = self._filter_outbound(
+                    message.get("headers", ()), granted, withdrawn, https
+                )
                 message["headers"] = headers
-                if log is not None:
+                if recordable:
+                    if is_html and 200 <= message["status"] < 300:
+                        assert sink is not None
+                        queue = sink.queue
+                        if len(queue) < sink.queue_size:
+                            client = scope.get("client")
+                            queue.append((
+                                _now(), scope["path"], client[0] if client else None, scope["headers"],
+                                consent.consent_id, consent.tenant, consent.is_student,
+                            ))
+                        else:
+                            sink.dropped()
+                elif log is not None and sink is None:
                     log.record_visit(scope, consent, message["status"], headers)
                 if pages is not None:
                     page_send = pages.response_start(scope, consent, message, send)
@@ -358,8 +385,9 @@ class ConsentMiddleware:
         granted: frozenset[str],
         withdrawn: tuple[str, ...],
         https: bool,
-    ) -> list[tuple[bytes, bytes]]:
-        """Drop Set-Cookie headers of disallowed categories; the rest stays byte-exact, in order."""
+    ) -> tuple[list[tuple[bytes, bytes]], bool]:
+        """Drop Set-Cookie headers of disallowed categories; the rest stays byte-exact, in order.
+        Also says whether the response is HTML."""
         out: list[tuple[bytes, bytes]] = []
         vary_index = -1
         sets_cookie = False
@@ -394,7 +422,7 @@ class ConsentMiddleware:
             out.extend(self.deletion_headers(withdrawn, https))
         if self.vary_always or sets_cookie or is_html or changed:
             _add_vary(out, vary_index)
-        return out
+        return out, is_html
 
 
 def _add_vary(headers: list[tuple[bytes, bytes]], index: int) -> None:

@@ -35,6 +35,7 @@ from .client_ip import TrustedProxies
 from .consent import Consent
 from .data_rights import DataRights
 from .decisions import Decision
+from .extensions import VisitSink
 from .geo import CountryLookup
 from .minimise import Minimiser
 from .policy import Policy
@@ -279,6 +280,13 @@ class PrivacyLog:
             self.visit_errors += 1
             if self.visit_errors == 1:
                 logger.exception(VISIT_HOOK_FAILED)
+
+    def visit_sink(self) -> VisitSink | None:
+        """Lets the middleware queue default-counted visits inline (see :class:`VisitSink`)."""
+        if self._count is not None:
+            return None  # a custom predicate: the middleware calls record_visit
+        return VisitSink(self._queue, self._queue_size, self._category, self._students,
+                         self.visits.note_dropped)
 
     # -- lifespan ----------------------------------------------------------------------------
 
