@@ -97,3 +97,46 @@ def test_kill_9_during_decisions_loses_no_acknowledged_receipt(store_target: str
     missing = stream.acked - stored
     assert not missing, f"{len(missing)} acknowledged decisions have no receipt"
     assert stream.errors > 0  # the crash really interrupted the stream (refused connections)
+
+
+@pytest.mark.slow
+def test_full_disk_spools_receipts_says_so_and_loses_none(tmp_path: Path) -> None:
+    """A full disk under the SQLite file (simulated per file with RLIMIT_FSIZE): decisions keep being
+    answered 200 without waiting, receipts go to the spool, one clear log line says what happened;
+    with space again, the spool is copied into the store and every acknowledged receipt is there."""
+    store_path = tmp_path / "log.sqlite3"
+    spool = tmp_path / "spool.jsonl"
+    env = {"CONSENTGATE_FAULT_STORE": str(store_path), "CONSENTGATE_FAULT_SPOOL": str(spool)}
+    with open_store(str(store_path)) as store:
+        store.migrate()
+    limit = store_path.stat().st_size + 48 * 1024  # room for a few dozen commits in the WAL, then full
+    server = ServerProcess("support.fault_app:create", factory=True, env=env, cwd=TESTS, file_size_limit=limit)
+    server.output_dir = tmp_path
+    server.start()
+    stream = DecisionStream(server.url, threads=2)
+    stream.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not (spool.exists() and spool.stat().st_size > 0):
+            assert time.monotonic() < deadline, "the disk never filled up"
+            time.sleep(0.05)
+        stream.wait_for(len(stream.acked) + 40)  # still answering once the store is full
+    finally:
+        stream.stop()
+        server.stop()
+    log = server.log_text()
+    # One line names the file, SQLite's own error ("disk I/O error" for a write past the limit,
+    # "database or disk is full" on a full file system) and where receipts go meanwhile.
+    (line,) = [entry for entry in log.splitlines() if "privacy log store is unavailable" in entry]
+    assert str(store_path) in line
+    assert "disk" in line
+    assert str(spool) in line
+    assert stream.failures == []
+    server = ServerProcess("support.fault_app:create", factory=True, env=env, cwd=TESTS)  # space again
+    server.output_dir = tmp_path
+    server.start()
+    server.stop()
+    with open_store(str(store_path)) as store:
+        stored = {row[0] for row in store._read("SELECT consent_id FROM consentgate_receipts")}
+    missing = stream.acked - stored
+    assert not missing, f"{len(missing)} acknowledged decisions have no receipt"

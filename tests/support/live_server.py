@@ -73,8 +73,10 @@ class ServerProcess:
         env: Mapping[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
         port: int | None = None,
+        file_size_limit: int | None = None,
     ) -> None:
         self.target = target
+        self.file_size_limit = file_size_limit  # RLIMIT_FSIZE: a full disk, file by file
         self.factory = factory
         self.env = {**os.environ, **(env or {})}
         self.cwd = Path(cwd) if cwd else None
@@ -92,6 +94,14 @@ class ServerProcess:
                "--log-level", "warning"]
         if self.factory:
             cmd.append("--factory")
+        if self.file_size_limit is not None:
+            # Writes past the limit fail with EFBIG, as on a full disk (SIGXFSZ ignored, not fatal).
+            prelude = (
+                "import os, resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+                f"resource.setrlimit(resource.RLIMIT_FSIZE, ({self.file_size_limit}, {self.file_size_limit})); "
+                "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+            )
+            cmd = [sys.executable, "-c", prelude, *cmd[1:]]
         log_dir = self.output_dir or self.cwd or Path.cwd()
         self.output = log_dir / f"server-{self.port}.log"
         with open(self.output, "ab") as log:
