@@ -11,6 +11,7 @@ import pytest
 from test_store import make_visit
 
 from consentgate.client_ip import TrustedProxies
+from consentgate.consent import Consent
 from consentgate.minimise import Minimiser
 from consentgate.policy import Retention, VisitRules
 from consentgate.store_sqlite import SQLiteStore
@@ -32,7 +33,8 @@ def queued(
     when: float | None = None,
 ) -> QueuedVisit:
     moment = time.time() if when is None else when
-    return (moment, path, peer, headers, consent_id, "school", False)
+    consent = Consent(frozenset({"essential", "analytics"}), False, consent_id, tenant="school")
+    return (moment, path, None if peer is None else (peer, 40000), headers, consent)
 
 
 def make_log(tmp_path: Path, **options: object) -> tuple[VisitLog, SQLiteStore]:
@@ -134,7 +136,7 @@ def test_a_locked_store_holds_the_batch_and_retries(tmp_path: Path) -> None:
 def test_a_visit_that_cannot_be_minimised_is_dropped_not_fatal(tmp_path: Path) -> None:
     log, store = make_log(tmp_path)
     log.enqueue(queued(headers=((b"user-agent", FIREFOX),)))
-    log.enqueue((time.time(), "/", "192.0.2.1", None, "cid", None, False))  # type: ignore[arg-type]
+    log.enqueue((time.time(), "/", ("192.0.2.1", 1), None, "not a consent"))  # type: ignore[arg-type]
     log.enqueue(queued())
     log.stop()
     assert store.counts() == (0, 2)

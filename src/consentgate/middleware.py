@@ -46,6 +46,10 @@ logger = logging.getLogger("consentgate")
 SCOPE_KEY = "consentgate.consent"
 _ESSENTIAL_ONLY = frozenset({"essential"})
 _now = time.time
+
+
+def _nothing() -> None:
+    return None
 _UNCHANGED: tuple[None, tuple[str, ...]] = (None, ())
 _CONSENT_NAMES = frozenset({COOKIE_NAME, SECURE_COOKIE_NAME})
 _VARY_TOKENS = (b"Cookie", b"Sec-GPC")
@@ -117,7 +121,13 @@ class ConsentMiddleware:
         self.https = https
         self.privacy_log = privacy_log
         sink_of = getattr(privacy_log, "visit_sink", None)
-        self._visit_sink: VisitSink | None = sink_of() if sink_of is not None else None
+        sink: VisitSink | None = sink_of() if sink_of is not None else None
+        # Unpacked once: read on every response.
+        self._visit_queue = sink.queue if sink is not None else None
+        self._visit_max = sink.queue_size if sink is not None else 0
+        self._visit_category = sink.category if sink is not None else ""
+        self._visit_students = sink.students if sink is not None else False
+        self._visit_dropped: Callable[[], None] = sink.dropped if sink is not None else _nothing
         if privacy_log is not None and on_decision is None:
             on_decision = privacy_log.record_decision
         csp_mode = policy.csp if csp is None else csp
@@ -335,14 +345,14 @@ class ConsentMiddleware:
     ) -> Send:
         granted = consent.granted
         log = self.privacy_log
-        sink = self._visit_sink
         # Inline visit recording (the log's default rule): decided once per request.
+        visit_queue = self._visit_queue
         recordable = (
-            sink is not None
-            and scope["method"] == "GET"
-            and sink.category in granted
+            visit_queue is not None
             and consent.consent_id is not None
-            and (sink.students or not consent.is_student)
+            and self._visit_category in granted
+            and scope["method"] == "GET"
+            and (self._visit_students or not consent.is_student)
         )
         pages = self.pages
         page_send: Send | None = None
@@ -359,17 +369,14 @@ class ConsentMiddleware:
                 message["headers"] = headers
                 if recordable:
                     if is_html and 200 <= message["status"] < 300:
-                        assert sink is not None
-                        queue = sink.queue
-                        if len(queue) < sink.queue_size:
-                            client = scope.get("client")
-                            queue.append((
-                                _now(), scope["path"], client[0] if client else None, scope["headers"],
-                                consent.consent_id, consent.tenant, consent.is_student,
-                            ))
+                        assert visit_queue is not None
+                        if len(visit_queue) < self._visit_max:
+                            visit_queue.append(
+                                (_now(), scope["path"], scope.get("client"), scope["headers"], consent)
+                            )
                         else:
-                            sink.dropped()
-                elif log is not None and sink is None:
+                            self._visit_dropped()
+                elif log is not None and visit_queue is None:
                     log.record_visit(scope, consent, message["status"], headers)
                 if pages is not None:
                     page_send = pages.response_start(scope, consent, message, send)

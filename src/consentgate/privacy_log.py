@@ -264,18 +264,7 @@ class PrivacyLog:
             if len(queue) >= self._queue_size:
                 self.visits.note_dropped()
                 return
-            client = scope.get("client")
-            queue.append(
-                (
-                    _now(),
-                    scope["path"],
-                    client[0] if client else None,
-                    scope["headers"],  # read later by the writer; servers never change it
-                    consent_id,
-                    consent.tenant,
-                    consent.is_student,
-                )
-            )
+            queue.append((_now(), scope["path"], scope.get("client"), scope["headers"], consent))
         except Exception:
             self.visit_errors += 1
             if self.visit_errors == 1:

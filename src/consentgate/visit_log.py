@@ -16,9 +16,11 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from .client_ip import TrustedProxies, client_ip
+from .consent import Consent
 from .minimise import Minimiser, RawVisit, VisitRecord
 from .policy import Retention
 from .store import Store, StoreError
@@ -27,12 +29,12 @@ __all__ = ["QueuedVisit", "VisitLog"]
 
 logger = logging.getLogger("consentgate")
 
-QueuedVisit = tuple[float, str, "str | None", tuple[tuple[bytes, bytes], ...], str, "str | None", bool]
-"""(time, path, peer address, request headers, consent id, tenant, is student) — in memory only.
+QueuedVisit = tuple[float, str, "tuple[str, int] | None", "Sequence[tuple[bytes, bytes]]", Consent]
+"""(time, path, ``scope["client"]``, request headers, the request's Consent) — in memory only.
 
-Only immutable atoms and tuples of them: the garbage collector stops tracking such tuples, so a
-full queue adds nothing to its work. The headers are read (User-Agent, Referer, proxy headers)
-in the writer thread, not on the request path."""
+What the request path already holds, referenced rather than copied (it runs on every recorded
+page). The headers are read (User-Agent, Referer, proxy headers) when minimising, not on the
+request path; nothing leaves memory before it is minimised."""
 
 STORE_DOWN = "consentgate: visit records cannot be written (%s); %d held, retrying"
 STORE_BACK = "consentgate: visit records are written again"
@@ -291,8 +293,13 @@ class VisitLog:
         records: list[VisitRecord] = []
         minimise = self.minimiser.minimise
         trusted = self.trusted
-        for moment, path, peer, headers, consent_id, tenant, is_student in batch:
+        for item in batch:
             try:
+                moment, path, client, headers, consent = item
+                peer = client[0] if client else None
+                consent_id = consent.consent_id
+                if consent_id is None:  # never queued without one; nothing to file it under
+                    raise ValueError("a visit without a consent id")
                 user_agent = b""
                 referrer = None
                 proxy_headers = []
@@ -311,8 +318,8 @@ class VisitLog:
                     user_agent.decode("latin-1"),
                     None if referrer is None else referrer.decode("latin-1"),
                     consent_id,
-                    tenant,
-                    is_student,
+                    consent.tenant,
+                    consent.is_student,
                 )
                 records.append(minimise(raw))
             except Exception:
