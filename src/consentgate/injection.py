@@ -60,6 +60,10 @@ def _last_body_end(data: bytes) -> int:
 
     Plain ``rfind`` over a lower-cased copy of the page's end first (a match there is the last one
     overall), then further back; runs on every HTML page, so no regular expression."""
+    # Fast path, most pages: an exact "</body>" followed only by a short tail without another one.
+    exact = data.rfind(b"</body>")
+    if exact >= 0 and len(data) - exact < 1024 and b"</body" not in data[exact + 7 :].lower():
+        return exact
     end = len(data)
     while end > 0:
         start = max(0, end - _WINDOW)
@@ -141,7 +145,7 @@ class Injector:
 def _set_length(message: Message, length: int) -> None:
     headers = list(message.get("headers", ()))
     for index, (key, _) in enumerate(headers):
-        if key.lower() == b"content-length":
+        if key == b"content-length" or (len(key) == 14 and key.lower() == b"content-length"):
             headers[index] = (key, b"%d" % length)
     message["headers"] = headers
 
