@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="consentgate",
         description="Cookie-consent enforcement for ASGI apps: check policies, run the demo, "
-        "manage the privacy log.",
+        "manage the privacy log, audit a running site in a real browser.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     check = sub.add_parser(
