@@ -46,6 +46,9 @@ logger = logging.getLogger("consentgate")
 SCOPE_KEY = "consentgate.consent"
 _ESSENTIAL_ONLY = frozenset({"essential"})
 _now = time.time
+# Response header names handled without lowercasing (the common, already-lowercase spellings).
+_PLAIN_KEYS = frozenset({b"set-cookie", b"content-type", b"vary", b"content-length", b"cache-control",
+                         b"etag", b"last-modified", b"location", b"date", b"server"})
 
 
 def _nothing() -> None:
@@ -157,7 +160,7 @@ class ConsentMiddleware:
         self._allow_unknown = policy.unknown_cookies == "allow"
         # (cookie header, granted) -> (filtered header or None when unchanged, withdrawn names)
         self._inbound_cache: dict[tuple[bytes, frozenset[str]], tuple[bytes | None, tuple[str, ...]]] = {}
-        self._name_cache: dict[tuple[bytes, frozenset[str]], bool] = {}
+        self._name_cache: dict[frozenset[str], dict[bytes, bool]] = {}
         self._visitor_cache: dict[bytes, _Visitor] = {}
         self._consent_cache: dict[tuple[StoredChoice | None, bool, bool, str | None], Consent] = {}
 
@@ -400,23 +403,29 @@ class ConsentMiddleware:
         sets_cookie = False
         is_html = False
         changed = bool(withdrawn)
-        name_cache = self._name_cache
+        # Allowed-or-not per cookie-name segment, one table per granted set (bounded in total).
+        names = self._name_cache.get(granted)
+        if names is None:
+            if len(self._name_cache) >= 64:
+                self._name_cache.clear()
+            names = self._name_cache[granted] = {}
         for item in headers:
-            key = item[0].lower()
+            key = item[0]
+            if key not in _PLAIN_KEYS:  # ASGI says lowercase; anything else is normalised here
+                key = key.lower()
             if key == b"set-cookie":
                 sets_cookie = True
                 # The cookie's name is fixed by the bytes before the first "=" of the name-value
                 # pair (none before ";" means a nameless cookie): memoise on those, not the value.
                 value = item[1]
                 eq = value.find(b"=")
-                semi = value.find(b";")
-                cache_key = (value[:eq] if eq >= 0 and (semi < 0 or eq < semi) else b";", granted)
-                allowed = name_cache.get(cache_key)
+                segment = value[:eq] if eq >= 0 and value.find(b";", 0, eq) < 0 else b";"
+                allowed = names.get(segment)
                 if allowed is None:
-                    allowed = self._allowed_name(set_cookie_name(item[1]), granted)
-                    if len(name_cache) >= _CACHE_LIMIT:
-                        name_cache.clear()
-                    name_cache[cache_key] = allowed
+                    allowed = self._allowed_name(set_cookie_name(value), granted)
+                    if len(names) >= _CACHE_LIMIT:
+                        names.clear()
+                    names[segment] = allowed
                 if not allowed:
                     changed = True
                     continue
