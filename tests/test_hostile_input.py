@@ -11,6 +11,7 @@ from typing import Any
 from coreapp import SECRET, make_policy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.asgi import call_asgi
 from support.fuzzcount import tried
 
 from consentgate import ConsentMiddleware, SecretKeys
@@ -44,28 +45,8 @@ MIDDLEWARE = ConsentMiddleware(_app(), policy=POLICY, secret_key=SECRET, decisio
 async def _request(
     app: Any, headers: list[tuple[bytes, bytes]], method: str = "GET", path: str = "/", body: bytes = b""
 ) -> tuple[dict[str, Any], dict[str, Any], bytes]:
-    scope: dict[str, Any] = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
-        "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000), "state": {},
-    }
-    messages: list[dict[str, Any]] = []
-    sent_body = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent_body
-        if sent_body:
-            await asyncio.sleep(3600)
-        sent_body = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        messages.append(message)
-
-    await app(scope, receive, send)
-    start = messages[0]
-    content = b"".join(m.get("body", b"") for m in messages[1:])
-    return scope, start, content
+    scope, messages = await call_asgi(app, headers, method=method, path=path, body=body)
+    return scope, messages[0], b"".join(m.get("body", b"") for m in messages[1:])
 
 
 def run(headers: list[tuple[bytes, bytes]], **kw: Any) -> tuple[dict[str, Any], dict[str, Any], bytes]:

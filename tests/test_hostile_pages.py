@@ -13,6 +13,7 @@ from typing import Any
 from coreapp import SECRET, make_policy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.asgi import call_asgi
 from support.fuzzcount import tried
 
 from consentgate import ConsentMiddleware
@@ -25,24 +26,8 @@ FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCh
 
 async def _call(app: Any, headers: list[tuple[bytes, bytes]], method: str = "GET", path: str = "/",
                 body: bytes = b"", query: bytes = b"") -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "",
-             "headers": headers, "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000), "state": {}}
-    sent: list[dict[str, Any]] = []
-    given = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal given
-        if given:
-            await asyncio.sleep(3600)
-        given = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    return sent[0], sent[1:]
+    _, messages = await call_asgi(app, headers, method=method, path=path, body=body, query=query)
+    return messages[0], messages[1:]
 
 
 def _html_app(chunks: int, chunk_size: int) -> Any:
