@@ -13,6 +13,7 @@ from consentgate.cookie_headers import (
     cookie_names,
     deletion_header,
     filter_cookie_header,
+    request_cookie_value,
     set_cookie_name,
 )
 
@@ -98,3 +99,11 @@ def test_parsers_never_raise_on_any_bytes(raw: bytes) -> None:
     assert isinstance(set_cookie_name(raw), str)
     assert isinstance(cookie_names(raw), list)
     filter_cookie_header(raw, {"a"})
+
+
+def test_request_cookie_value_finds_whole_names_only() -> None:
+    header = b"xconsentgate_lang=de; a=consentgate_lang=it;  consentgate_lang = fr ; consentgate_lang=es"
+    assert request_cookie_value(header, b"consentgate_lang") == b"fr"
+    assert request_cookie_value(b"consentgate_lang=ja", b"consentgate_lang") == b"ja"
+    assert request_cookie_value(b"a=1; consentgate_lang", b"consentgate_lang") is None  # no "=": nameless
+    assert request_cookie_value(b"", b"x") is None

@@ -20,6 +20,7 @@ __all__ = [
     "cookie_names",
     "deletion_header",
     "filter_cookie_header",
+    "request_cookie_value",
     "set_cookie_name",
 ]
 
@@ -88,3 +89,21 @@ def deletion_header(name: str, path: str = "/", domain: str | None = None, *, se
     if secure or name.startswith(("__Host-", "__Secure-")):
         parts.append("Secure")
     return "; ".join(parts).encode("latin-1")
+
+
+def request_cookie_value(header: bytes, name: bytes) -> bytes | None:
+    """The value of the first cookie called ``name`` in a request ``Cookie`` header (spaces and
+    tabs trimmed), found without splitting the rest of the header; ``None`` when there is none."""
+    start = 0
+    while True:
+        index = header.find(name, start)
+        if index < 0:
+            return None
+        before = header[:index].rstrip(_WSP)
+        after = index + len(name)
+        rest = header[after:].lstrip(_WSP)
+        if (not before or before.endswith(b";")) and rest.startswith(b"="):
+            value_start = len(header) - len(rest) + 1
+            end = header.find(b";", value_start)
+            return header[value_start : end if end >= 0 else len(header)].strip(_WSP)
+        start = after

@@ -42,6 +42,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from .assets import package_dir
 from .banner import PLACED_STATE_KEY
+from .cookie_headers import request_cookie_value
 from .i18n import LANGUAGES, Localizer
 from .policy import Category, Policy
 from .store import Store, StoreError, StoreStats, open_store
@@ -336,7 +337,7 @@ class Dashboard:
             return True if self.tokens.check_token(credential.strip()) else "wrong"
         cookie_header = headers.get(b"cookie")
         if cookie_header:
-            value = _cookie_value(cookie_header, self._cookie_needle)
+            value = request_cookie_value(cookie_header, self._cookie_needle)
             if value is not None:
                 return True if self.tokens.check_cookie(value) else "wrong"
         return "missing"
@@ -540,11 +541,3 @@ class Dashboard:
         start: Message = {"type": "http.response.start", "status": status, "headers": headers}
         await send(start)
         await send({"type": "http.response.body", "body": b"" if head else body})
-
-
-def _cookie_value(header: bytes, name: bytes) -> bytes | None:
-    for piece in header.split(b";"):
-        key, eq, value = piece.partition(b"=")
-        if eq and key.strip(b" \t") == name:
-            return value.strip(b" \t")
-    return None

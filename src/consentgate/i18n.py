@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Scope
 
+from .cookie_headers import request_cookie_value
 from .policy import SUPPORTED_LANGUAGES, Category, Policy
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
 LANGUAGES: tuple[str, ...] = SUPPORTED_LANGUAGES
 LANGUAGE_PARAM = "consentgate_lang"
 LANGUAGE_COOKIE = "consentgate_lang"
+_LANGUAGE_COOKIE_NAME = LANGUAGE_COOKIE.encode()
 STATE_KEY = "consentgate_language"
 LOCALES_DIR = Path(__file__).with_name("locales")
 _CACHE_LIMIT = 1024
@@ -130,16 +132,6 @@ def negotiate(accept_language: str | None, default: str) -> str:
     return best or default
 
 
-def _cookie(header: bytes, name: bytes) -> str | None:
-    if name not in header:  # the usual case: no language cookie at all
-        return None
-    for piece in header.split(b";"):
-        key, eq, value = piece.partition(b"=")
-        if eq and key.strip(b" \t") == name:
-            return value.strip(b" \t").decode("latin-1")
-    return None
-
-
 class Localizer:
     """Chooses the language of a request and supplies texts in it. Built once per middleware."""
 
@@ -174,7 +166,8 @@ class Localizer:
         accept: bytes | None = None
         for key, value in scope["headers"]:
             if key == b"cookie":
-                chosen = _cookie(value, LANGUAGE_COOKIE.encode())
+                raw = request_cookie_value(value, _LANGUAGE_COOKIE_NAME)
+                chosen = None if raw is None else raw.decode("latin-1")
                 if chosen in LANGUAGES:
                     return str(chosen)
             elif key == b"accept-language":

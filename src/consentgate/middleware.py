@@ -22,7 +22,7 @@ from .assets import AssetStore
 from .banner import BANNER_SCOPE_KEY, Banner
 from .consent import Consent, ConsentResolver
 from .consent_cookie import COOKIE_NAME, SECURE_COOKIE_NAME, ConsentCookieCodec, StoredChoice
-from .cookie_headers import deletion_header, set_cookie_name
+from .cookie_headers import deletion_header, request_cookie_value, set_cookie_name
 from .csp import NONCE_STATE_KEY, ConsentCsp
 from .decisions import DecisionHook
 from .endpoints import ConsentEndpoints
@@ -454,7 +454,9 @@ def _add_vary(headers: list[tuple[bytes, bytes]], index: int) -> None:
         headers[index] = (name, b", ".join([value, *missing]))
 
 
-_PLAIN_NEEDLE = COOKIE_NAME.encode() + b"="
+_PLAIN_NAME = COOKIE_NAME.encode()
+_SECURE_NAME = SECURE_COOKIE_NAME.encode()
+_PLAIN_NEEDLE = _PLAIN_NAME + b"="
 _SECURE_PREFIX = SECURE_COOKIE_NAME.encode()[: -len(COOKIE_NAME)]
 
 
@@ -476,22 +478,4 @@ def _consent_cookie_value(header: bytes) -> bytes | None:
         return header[len(_PLAIN_NEEDLE) :].strip(b" \t")  # the common case: nothing else
     if _PLAIN_NEEDLE not in header:
         return None
-    return _cookie_value(header, SECURE_COOKIE_NAME) or _cookie_value(header, COOKIE_NAME)
-
-
-def _cookie_value(header: bytes, name: str) -> bytes | None:
-    """The value of cookie ``name`` in a request Cookie header, without parsing the rest."""
-    needle = name.encode()
-    start = 0
-    while True:
-        index = header.find(needle, start)
-        if index < 0:
-            return None
-        before = header[:index].rstrip(b" \t")
-        after = index + len(needle)
-        rest = header[after:].lstrip(b" \t")
-        if (not before or before.endswith(b";")) and rest.startswith(b"="):
-            value_start = len(header) - len(rest) + 1
-            end = header.find(b";", value_start)
-            return header[value_start : end if end >= 0 else len(header)].strip(b" \t")
-        start = after
+    return request_cookie_value(header, _SECURE_NAME) or request_cookie_value(header, _PLAIN_NAME)
