@@ -162,7 +162,7 @@ class ConsentMiddleware:
         self._inbound_cache: dict[tuple[bytes, frozenset[str]], tuple[bytes | None, tuple[str, ...]]] = {}
         self._name_cache: dict[frozenset[str], dict[bytes, bool]] = {}
         self._visitor_cache: dict[bytes, _Visitor] = {}
-        self._consent_cache: dict[tuple[StoredChoice | None, bool, bool, str | None], Consent] = {}
+        self._consent_cache: dict[tuple[bool, bool, str | None], Consent] = {}
 
     # -- per request -----------------------------------------------------------------------
 
@@ -212,7 +212,7 @@ class ConsentMiddleware:
                 consent = self.resolver.resolve(stored, is_student=is_student, gpc=gpc, tenant=tenant)
                 visitor.situation, visitor.consent = situation, consent
         else:
-            consent = self._consent(None, is_student, gpc, tenant)
+            consent = self._no_choice_consent(is_student, gpc, tenant)
 
         state = scope.get("state")
         if state is None:
@@ -282,15 +282,14 @@ class ConsentMiddleware:
         cache[cookie_header] = visitor
         return visitor
 
-    def _consent(
-        self, stored: StoredChoice | None, is_student: bool, gpc: bool, tenant: str | None
-    ) -> Consent:
-        """The effective consent; the same frozen object is reused for a returning visitor."""
-        key = (stored, is_student, gpc, tenant)
+    def _no_choice_consent(self, is_student: bool, gpc: bool, tenant: str | None) -> Consent:
+        """The effective consent of a request without a valid choice, one object per situation
+        (returning visitors get theirs from their ``_Visitor`` memo)."""
+        key = (is_student, gpc, tenant)
         cache = self._consent_cache
         consent = cache.get(key)
         if consent is None:
-            consent = self.resolver.resolve(stored, is_student=is_student, gpc=gpc, tenant=tenant)
+            consent = self.resolver.resolve(None, is_student=is_student, gpc=gpc, tenant=tenant)
             if len(cache) >= _CACHE_LIMIT:
                 cache.clear()
             cache[key] = consent

@@ -238,8 +238,8 @@ class PrivacyLog:
     ) -> None:
         """Queue the visit if it counts and consent allows it (R-MIN-1); never blocks or raises.
 
-        This runs on every response, so it does the least it can: a few comparisons and one
-        tuple appended to the queue. Parsing and writing happen in the writer thread.
+        It does the least it can: a few comparisons and one tuple appended to the queue;
+        minimising and writing happen in the background.
         """
         try:
             if self._category not in consent.granted:
@@ -247,18 +247,8 @@ class PrivacyLog:
             consent_id = consent.consent_id
             if consent_id is None or (consent.is_student and not self._students):
                 return
-            count = self._count
-            if count is None:  # the default, "html-get", inlined: successful GETs of HTML
-                if scope["method"] != "GET" or not 200 <= status < 300:
-                    return
-                for key, value in headers:
-                    if key == b"content-type":
-                        if value[:9].lower() != b"text/html":
-                            return
-                        break
-                else:
-                    return
-            elif not count(scope, status, headers):
+            # (With the default rule the middleware queues inline instead: see visit_sink.)
+            if not (self._count or _counts_html_get)(scope, status, headers):
                 return
             queue = self._queue
             if len(queue) >= self._queue_size:
