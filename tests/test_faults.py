@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 from support.live_server import ServerProcess
+from support.stores import receipt_consent_ids
 
 from consentgate.store import open_store
 
@@ -92,9 +93,7 @@ def test_kill_9_during_decisions_loses_no_acknowledged_receipt(store_target: str
         stream.stop()
         server.stop()
     assert stream.failures == [], stream.failures  # never a 5xx, only dropped connections during the crash
-    with open_store(store_target) as store:
-        stored = {row[0] for row in store._read("SELECT consent_id FROM consentgate_receipts")}
-    missing = stream.acked - stored
+    missing = stream.acked - receipt_consent_ids(store_target)
     assert not missing, f"{len(missing)} acknowledged decisions have no receipt"
     assert stream.errors > 0  # the crash really interrupted the stream (refused connections)
 
@@ -136,7 +135,5 @@ def test_full_disk_spools_receipts_says_so_and_loses_none(tmp_path: Path) -> Non
     server.output_dir = tmp_path
     server.start()
     server.stop()
-    with open_store(str(store_path)) as store:
-        stored = {row[0] for row in store._read("SELECT consent_id FROM consentgate_receipts")}
-    missing = stream.acked - stored
+    missing = stream.acked - receipt_consent_ids(str(store_path))
     assert not missing, f"{len(missing)} acknowledged decisions have no receipt"

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
+from support.asgi import call_asgi
 
 from consentgate import ConsentMiddleware, Policy, SecretKeys, WeakSecretError
 from consentgate.consent_cookie import ConsentCookieCodec
@@ -30,20 +31,7 @@ def consent_cookie(granted: set[str], consent_id: str = "visitor-1") -> str:
 
 
 async def _call(app: Any, headers: list[tuple[bytes, bytes]], path: str = "/", scheme: str = "http") -> Any:
-    sent: list[dict[str, Any]] = []
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-        "scheme": scheme, "path": path, "raw_path": path.encode(), "query_string": b"",
-        "root_path": "", "headers": headers, "client": ("127.0.0.1", 5000), "server": ("testserver", 80),
-    }
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
+    _, sent = await call_asgi(app, headers, path=path, scheme=scheme)
     return sent[0]
 
 

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Scope
+from support.stores import receipt_consent_ids
 
 from consentgate import ConsentMiddleware, Policy
 from consentgate.privacy_log import PrivacyLog
@@ -238,7 +239,7 @@ def test_default_counts_successful_html_gets_only(tmp_path: Path) -> None:
 
 
 def all_consent_ids(log: PrivacyLog) -> list[str]:
-    return sorted(row[0] for row in log.store._read("SELECT consent_id FROM consentgate_receipts"))
+    return sorted(receipt_consent_ids(log.store))
 
 
 def test_custom_count_predicate(tmp_path: Path) -> None:

@@ -17,8 +17,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 from support.live_server import ServerProcess
-
-from consentgate.store import open_store
+from support.stores import receipt_consent_ids
 
 TESTS = Path(__file__).resolve().parent
 SECONDS = float(os.environ.get("CONSENTGATE_SOAK_SECONDS", "60"))
@@ -118,6 +117,5 @@ def test_soak_mixed_traffic_no_5xx_bounded_memory_every_receipt_kept(tmp_path: P
     assert traffic.marketing_leaks == []
     assert growth < 0.10
     assert "visits_dropped" in counters  # counted (and printed above), never blocking a request
-    with open_store(str(store)) as db:
-        stored = {row[0] for row in db._read("SELECT consent_id FROM consentgate_receipts")}
+    stored = receipt_consent_ids(str(store))
     assert traffic.acked <= stored, f"{len(traffic.acked - stored)} acknowledged receipts missing"

@@ -16,10 +16,11 @@ async def call_asgi(
     path: str = "/",
     body: bytes = b"",
     query: bytes = b"",
+    scheme: str = "http",
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run one request; returns the scope (as the app left it) and every message sent."""
     scope: dict[str, Any] = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": scheme,
         "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "", "headers": headers,
         "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000), "state": {},
     }  # fmt: skip
