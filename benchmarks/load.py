@@ -24,6 +24,10 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the test servers' helpers
+
+from support.live_server import wait_for_port
+from support.postgres import free_port
 
 from benchmarks.load_app import POLICY, SECRET
 from consentgate import SecretKeys
@@ -63,9 +67,6 @@ def start_server(variant: str, port: int, workdir: Path) -> subprocess.Popen[byt
     except ImportError:
         pass
     proc = subprocess.Popen(cmd, env=env, cwd=workdir)
-    sys.path.insert(0, str(ROOT / "tests"))
-    from support.live_server import wait_for_port
-
     wait_for_port(port, proc=proc)
     return proc
 
@@ -98,9 +99,6 @@ def main() -> int:
     if not shutil.which("wrk") or not shutil.which("taskset"):
         print("load.py needs wrk and taskset: run scripts/setup (installs Debian's wrk)", file=sys.stderr)
         return 2
-    sys.path.insert(0, str(ROOT / "tests"))
-    from support.postgres import free_port
-
     workdir = Path(tempfile.mkdtemp(prefix="consentgate-load-"))
     script = workdir / "mix.lua"
     write_lua(script, 2000)
