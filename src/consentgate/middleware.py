@@ -158,6 +158,8 @@ class ConsentMiddleware:
             rate_limit=decision_rate_limit,
         )
         self._allow_unknown = policy.unknown_cookies == "allow"
+        # The privacy log's visitor endpoints (my-data, forget) live under the consent prefix.
+        self._rights_prefix = self.endpoints.prefix + "/" if privacy_log is not None else None
         # (cookie header, granted) -> (filtered header or None when unchanged, withdrawn names)
         self._inbound_cache: dict[tuple[bytes, frozenset[str]], tuple[bytes | None, tuple[str, ...]]] = {}
         self._name_cache: dict[frozenset[str], dict[bytes, bool]] = {}
@@ -211,8 +213,11 @@ class ConsentMiddleware:
             else:
                 consent = self.resolver.resolve(stored, is_student=is_student, gpc=gpc, tenant=tenant)
                 visitor.situation, visitor.consent = situation, consent
+                visitor.recordable = self._recordable(consent)
+            recordable = visitor.recordable
         else:
             consent = self._no_choice_consent(is_student, gpc, tenant)
+            recordable = self._visit_queue is not None and self._recordable(consent)
 
         state = scope.get("state")
         if state is None:
@@ -233,11 +238,8 @@ class ConsentMiddleware:
             await self.endpoints.handle(scope, receive, send, consent, previous, https, withdrawals)
             return
         path: str = scope["path"]
-        if (
-            self.privacy_log is not None
-            and path.startswith(self.endpoints.prefix)
-            and path[len(self.endpoints.prefix) : len(self.endpoints.prefix) + 1] == "/"
-        ):
+        if self._rights_prefix is not None and path.startswith(self._rights_prefix):
+            assert self.privacy_log is not None
             clear = [(b"set-cookie", self.codec.clear_cookie_header(https=https))]
             if cookie_header:
                 clear += self.deletion_headers(self._filter_inbound(cookie_header, _ESSENTIAL_ONLY)[1], https)
@@ -252,7 +254,10 @@ class ConsentMiddleware:
                 scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
                 if filtered:
                     scope["headers"].append((b"cookie", filtered))
-        await self.app(scope, receive, self._wrap_send(scope, send, consent, withdrawn, https))
+        await self.app(
+            scope, receive,
+            self._wrap_send(scope, send, consent, withdrawn, https, recordable and scope["method"] == "GET"),
+        )  # fmt: skip
 
     @staticmethod
     def _lifespan_receive(receive: Receive, log: PrivacyLogHooks) -> Receive:
@@ -294,6 +299,16 @@ class ConsentMiddleware:
                 cache.clear()
             cache[key] = consent
         return consent
+
+    def _recordable(self, consent: Consent) -> bool:
+        """Whether the inline visit sink may record this consent's pages (the log's default
+        rule; the method and the response are checked per request). Decided once per Consent."""
+        return (
+            self._visit_queue is not None
+            and consent.consent_id is not None
+            and self._visit_category in consent.granted
+            and (self._visit_students or not consent.is_student)
+        )
 
     def _allowed_name(self, name: str, granted: frozenset[str]) -> bool:
         if name in _CONSENT_NAMES:
@@ -343,19 +358,21 @@ class ConsentMiddleware:
         return out
 
     def _wrap_send(
-        self, scope: Scope, send: Send, consent: Consent, withdrawn: tuple[str, ...], https: bool
+        self,
+        scope: Scope,
+        send: Send,
+        consent: Consent,
+        withdrawn: tuple[str, ...],
+        https: bool,
+        recordable: bool = False,
     ) -> Send:
+        """``recordable``: the inline visit sink records this request's page if the response is
+        2xx HTML (consent and method already checked by the caller)."""
         granted = consent.granted
-        log = self.privacy_log
-        # Inline visit recording (the log's default rule): decided once per request.
-        visit_queue = self._visit_queue
-        recordable = (
-            visit_queue is not None
-            and consent.consent_id is not None
-            and self._visit_category in granted
-            and scope["method"] == "GET"
-            and (self._visit_students or not consent.is_student)
-        )
+        # The inline sink's queue when this request may be recorded; with a custom counting rule
+        # (no sink) the log itself is asked per response.
+        queue = self._visit_queue if recordable else None
+        log = self.privacy_log if self._visit_queue is None else None
         pages = self.pages
         page_send: Send | None = None
 
@@ -369,16 +386,15 @@ class ConsentMiddleware:
                     message.get("headers", ()), granted, withdrawn, https
                 )
                 message["headers"] = headers
-                if recordable:
+                if queue is not None:
                     if is_html and 200 <= message["status"] < 300:
-                        assert visit_queue is not None
-                        if len(visit_queue) < self._visit_max:
-                            visit_queue.append(
+                        if len(queue) < self._visit_max:
+                            queue.append(
                                 (_now(), scope["path"], scope.get("client"), scope["headers"], consent)
                             )
                         else:
                             self._visit_dropped()
-                elif log is not None and visit_queue is None:
+                elif log is not None:
                     log.record_visit(scope, consent, message["status"], headers)
                 if pages is not None:
                     page_send = pages.response_start(scope, consent, message, send)
@@ -462,12 +478,13 @@ _SECURE_PREFIX = SECURE_COOKIE_NAME.encode()[: -len(COOKIE_NAME)]
 class _Visitor:
     """What one Cookie header means: the verified choice, and the Consent last built from it."""
 
-    __slots__ = ("choice", "consent", "situation")
+    __slots__ = ("choice", "consent", "recordable", "situation")
 
     def __init__(self, choice: StoredChoice | None) -> None:
         self.choice = choice
         self.situation: tuple[bool, bool, str | None] | None = None
         self.consent: Consent | None = None
+        self.recordable = False  # may the inline visit sink record this Consent's pages
 
 
 def _consent_cookie_value(header: bytes) -> bytes | None:
