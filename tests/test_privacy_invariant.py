@@ -118,7 +118,7 @@ def test_r_min_1_to_4_only_allowed_visits_and_nothing_raw_in_the_database(people
                 page = tc.get(f"/page?utm=leak-{person.secret}&n={index}", headers=headers)
                 assert page.status_code == 200
         # the lifespan shutdown wrote every queued visit
-        rows = log.store._read("SELECT consent_id, ip_prefix, referrer_origin, path FROM consentgate_visits")
+        rows = log.store._read("SELECT consent_id, ip_prefix, referrer_origin, path FROM consentgate_all_visits")
         assert len(rows) == sum(p.allowed() for p in people)
         for _, ip_prefix, referrer, stored_path in rows:
             assert referrer == "https://ref.example"

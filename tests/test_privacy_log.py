@@ -235,7 +235,7 @@ def test_default_counts_successful_html_gets_only(tmp_path: Path) -> None:
         visit(tc, cookie, "/missing")  # 404
         tc.post("/page", headers={"cookie": cookie})  # not a GET
         tc.get("/_consent", headers={"cookie": cookie})  # the consent API itself
-    assert log.store._read("SELECT path FROM consentgate_visits") == [("/page",)]
+    assert log.store._read("SELECT path FROM consentgate_all_visits") == [("/page",)]
 
 
 def all_consent_ids(log: PrivacyLog) -> list[str]:
@@ -251,7 +251,7 @@ def test_custom_count_predicate(tmp_path: Path) -> None:
         cookie = consent_cookie(tc, {"action": "accept_all"})
         visit(tc, cookie, "/page")
         visit(tc, cookie, "/api?secret=1")
-    (only,) = log.store._read("SELECT path FROM consentgate_visits")
+    (only,) = log.store._read("SELECT path FROM consentgate_all_visits")
     assert only == ("/api",)
 
 
@@ -281,7 +281,7 @@ def test_r_min_7_trusted_proxy_address_is_used(tmp_path: Path) -> None:
     with client(log_app(log), client=("10.9.8.7", 5555)) as tc:
         cookie = consent_cookie(tc, {"action": "accept_all"})
         visit(tc, cookie, **{"x-forwarded-for": "2001:db8:abcd:12:1:2:3:4"})
-    (row,) = log.store._read("SELECT ip_prefix FROM consentgate_visits")
+    (row,) = log.store._read("SELECT ip_prefix FROM consentgate_all_visits")
     assert row == ("2001:db8:abcd::",)
 
 

@@ -15,7 +15,7 @@ from consentgate import Decision
 from consentgate.minimise import VisitRecord
 from consentgate.policy import Retention
 from consentgate.receipts import Receipt
-from consentgate.store import SCHEMA_VERSION, Store, StoreError, StoreUnavailable, open_store
+from consentgate.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreError, StoreUnavailable, open_store
 from consentgate.store_sqlite import SQLiteStore
 
 NOW = datetime(2025, 6, 15, 12, 0, 0, tzinfo=UTC)
@@ -211,7 +211,72 @@ def test_a_schema_from_a_newer_version_is_refused(store_target: str) -> None:
         open_store(store_target).migrate()
 
 
+def test_a_version_1_log_is_upgraded_with_its_visits_kept(store_target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import consentgate.store_postgres as pg_module
+    import consentgate.store_sqlite as sqlite_module
+
+    for module in (sqlite_module, pg_module):
+        monkeypatch.setattr(module, "MIGRATIONS", MIGRATIONS[:1])
+        monkeypatch.setattr(module, "SCHEMA_VERSION", 1)
+    old = open_store(store_target)
+    old._write([(  # what a version-1 writer did: straight into the indexed table
+        "INSERT INTO consentgate_visits (time, path, browser, os, device, consent_id, is_student) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [("2025-06-15T12:00:00Z", "/old", "Firefox", "Linux", "desktop", "cid-1", 0)],
+    )])
+    old.close()
+    monkeypatch.undo()
+    upgraded = open_store(store_target)
+    assert upgraded.migrate() == 1
+    upgraded.add_visits([make_visit(path="/new")])
+    assert [v["path"] for v in upgraded.visits(consent_id="cid-1")] == ["/old", "/new"]
+    upgraded.close()
+
+
 # -- SQLite specifics -------------------------------------------------------------------------
+
+
+def _table_rows(path: Path, table: str) -> int:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def test_sqlite_stages_visits_and_moves_them_in_bulk_without_losing_any(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import consentgate.store_sqlite as sqlite_module
+
+    monkeypatch.setattr(sqlite_module, "VISIT_STAGE_MIN", 5)
+    path = tmp_path / "log.sqlite3"
+    store = open_store(str(path))
+    early = NOW - timedelta(hours=1)
+    store.add_visits([make_visit(f"cid-{i % 3}", when=early, path=f"/a{i}") for i in range(3)])
+    assert (_table_rows(path, "consentgate_visits_recent"), _table_rows(path, "consentgate_visits")) == (3, 0)
+    store.add_visits([make_visit(f"cid-{i % 3}", when=early, path=f"/b{i}") for i in range(3)])  # 6 >= 5: moved
+    assert (_table_rows(path, "consentgate_visits_recent"), _table_rows(path, "consentgate_visits")) == (0, 6)
+    store.add_visits([make_visit("cid-1", path="/c"), make_visit("cid-2", path="/d", tenant="school")])
+    assert (_table_rows(path, "consentgate_visits_recent"), _table_rows(path, "consentgate_visits")) == (2, 6)
+    # Every read sees both tables, in time order.
+    assert store.counts() == (0, 8)
+    assert [v["path"] for v in store.visits(consent_id="cid-1")] == ["/a1", "/b1", "/c"]
+    assert [v["path"] for v in store.visits(tenant="school")] == ["/d"]
+    # A restarted writer counts what a crash left staged.
+    store.close()
+    store = open_store(str(path))
+    store.add_visits([make_visit("cid-0", path="/e") for _ in range(2)])
+    assert (_table_rows(path, "consentgate_visits_recent"), _table_rows(path, "consentgate_visits")) == (4, 6)
+    # Forget and purge reach both tables (R-VIS-2, R-MIN-6).
+    assert store.forget(consent_id="cid-1").visits == 3
+    assert store.visits(consent_id="cid-1") == []
+    deleted = store.purge(Retention(visits_days=1, receipts_days=400), now=NOW + timedelta(days=1, minutes=-30))
+    assert deleted.visits == 4  # the ones from an hour before NOW, moved or not ("/a0", "/a2", "/b0", "/b2")
+    assert sorted(v["path"] for v in store.visits(consent_id="cid-0")) == ["/e", "/e"]
+    assert store.counts() == (0, 3)
+    store.close()
+
+
 
 
 def test_sqlite_file_is_created_owner_only_in_wal_mode(tmp_path: Path) -> None:
@@ -224,7 +289,7 @@ def test_sqlite_file_is_created_owner_only_in_wal_mode(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         conn.execute("BEGIN")
-        conn.execute("SELECT COUNT(*) FROM consentgate_visits").fetchone()
+        conn.execute("SELECT COUNT(*) FROM consentgate_all_visits").fetchone()
         wal = Path(str(path) + "-wal")
         assert wal.exists() and stat.S_IMODE(wal.stat().st_mode) == 0o600
 

@@ -111,6 +111,36 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX consentgate_visits_time ON consentgate_visits (time)",
         ),
     ),
+    (
+        2,
+        (
+            # Where a backend may stage new visits before moving them in bulk, in consent-id
+            # order, into consentgate_visits (SQLite does: one random-key index insert per visit
+            # cost it most of its writing time). Unindexed, so the backend keeps it small.
+            """CREATE TABLE consentgate_visits_recent (
+                visit_id {id},
+                time TEXT NOT NULL,
+                path TEXT NOT NULL,
+                ip_prefix TEXT,
+                country TEXT,
+                browser TEXT NOT NULL,
+                browser_major TEXT,
+                os TEXT NOT NULL,
+                os_major TEXT,
+                device TEXT NOT NULL,
+                referrer_origin TEXT,
+                consent_id TEXT NOT NULL,
+                tenant TEXT,
+                is_student INTEGER NOT NULL
+            )""",
+            # Every read of visits goes through this view; every delete names both tables.
+            "CREATE VIEW consentgate_all_visits AS "
+            "SELECT time, path, ip_prefix, country, browser, browser_major, os, os_major, device, "
+            "referrer_origin, consent_id, tenant, is_student FROM consentgate_visits UNION ALL "
+            "SELECT time, path, ip_prefix, country, browser, browser_major, os, os_major, device, "
+            "referrer_origin, consent_id, tenant, is_student FROM consentgate_visits_recent",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -160,7 +190,9 @@ _INSERT_VISIT = (
     f"VALUES ({', '.join('?' for _ in VISIT_COLUMNS)})"
 )
 _SELECT_RECEIPTS = f"SELECT {', '.join(RECEIPT_COLUMNS)} FROM consentgate_receipts"
-_SELECT_VISITS = f"SELECT {', '.join(VISIT_COLUMNS)} FROM consentgate_visits"
+_SELECT_VISITS = f"SELECT {', '.join(VISIT_COLUMNS)} FROM consentgate_all_visits"
+#: the tables visits live in (see migration 2); deletes go to each
+VISIT_TABLES = ("consentgate_visits", "consentgate_visits_recent")
 
 
 # -- rows ---------------------------------------------------------------------------------------
@@ -415,7 +447,7 @@ class Store(abc.ABC):
     def counts(self) -> tuple[int, int]:
         """(receipts, visits) stored."""
         receipts = self._read("SELECT COUNT(*) FROM consentgate_receipts")[0][0]
-        visits = self._read("SELECT COUNT(*) FROM consentgate_visits")[0][0]
+        visits = self._read("SELECT COUNT(*) FROM consentgate_all_visits")[0][0]
         return int(receipts), int(visits)
 
     # Deleting ----------------------------------------------------------------------------------
@@ -432,10 +464,10 @@ class Store(abc.ABC):
                     [params],
                 ),
                 (f"DELETE FROM consentgate_receipts WHERE {where}", [params]),
-                (f"DELETE FROM consentgate_visits WHERE {where}", [params]),
+                *((f"DELETE FROM {table} WHERE {where}", [params]) for table in VISIT_TABLES),
             ]
         )
-        return Deleted(receipts=counts[1], visits=counts[2])
+        return Deleted(receipts=counts[1], visits=sum(counts[2:]))
 
     def purge(self, retention: Retention, now: datetime | None = None) -> Deleted:
         """Delete what is older than the retention periods (R-MIN-6)."""
@@ -446,10 +478,10 @@ class Store(abc.ABC):
             [
                 ("DELETE FROM consentgate_choices WHERE time < ?", [(receipts_before,)]),
                 ("DELETE FROM consentgate_receipts WHERE time < ?", [(receipts_before,)]),
-                ("DELETE FROM consentgate_visits WHERE time < ?", [(visits_before,)]),
+                *((f"DELETE FROM {table} WHERE time < ?", [(visits_before,)]) for table in VISIT_TABLES),
             ]
         )
-        return Deleted(receipts=counts[1], visits=counts[2])
+        return Deleted(receipts=counts[1], visits=sum(counts[2:]))
 
     # Reporting ---------------------------------------------------------------------------------
 
