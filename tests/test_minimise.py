@@ -260,7 +260,7 @@ def test_r_min_2_3_4_record_holds_only_minimised_fields() -> None:
 def test_as_dict_keys_follow_the_fields() -> None:
     record = Minimiser(VisitRules()).minimise(raw_visit())
     as_dict = record.as_dict()
-    assert list(as_dict) == [f.name for f in dataclasses.fields(VisitRecord)]
+    assert list(as_dict) == list(VisitRecord._fields)
     assert as_dict["ip_prefix"] == "81.2.69.0"
     assert VisitRecord(**as_dict) == record
 
@@ -324,7 +324,7 @@ def test_raw_visit_repr_hides_raw_ip_user_agent_and_referrer() -> None:
 
 def test_records_are_frozen() -> None:
     record = Minimiser(VisitRules()).minimise(raw_visit())
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         record.ip_prefix = "81.2.69.142"  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         raw_visit().client_ip = None  # type: ignore[misc]

@@ -253,21 +253,8 @@ def _visit_time(moment: float) -> str:
 
 
 def visit_row(visit: VisitRecord) -> tuple[Any, ...]:
-    return (
-        _visit_time(visit.time),
-        visit.path,
-        visit.ip_prefix,
-        visit.country,
-        visit.browser,
-        visit.browser_major,
-        visit.os,
-        visit.os_major,
-        visit.device,
-        visit.referrer_origin,
-        visit.consent_id,
-        visit.tenant,
-        int(visit.is_student),
-    )
+    """The record as stored: time as text, the student flag as 0/1, the rest as it is."""
+    return (_visit_time(visit[0]), *visit[1:12], int(visit[12]))
 
 
 def visit_from_row(row: Sequence[Any]) -> dict[str, Any]:

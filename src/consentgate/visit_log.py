@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from .client_ip import TrustedProxies, client_ip
 from .consent import Consent
-from .minimise import Minimiser, RawVisit, VisitRecord
+from .minimise import Minimiser, VisitRecord
 from .policy import Retention
 from .store import Store, StoreError
 
@@ -291,7 +291,7 @@ class VisitLog:
 
     def _minimise(self, batch: list[QueuedVisit]) -> list[VisitRecord]:
         records: list[VisitRecord] = []
-        minimise = self.minimiser.minimise
+        record = self.minimiser.record
         trusted = self.trusted
         for item in batch:
             try:
@@ -311,17 +311,12 @@ class VisitLog:
                     elif key in _PROXY_HEADERS:
                         proxy_headers.append((key, value))
                 scope = {"client": None if peer is None else (peer, 0), "headers": proxy_headers}
-                raw = RawVisit(
-                    moment,
-                    path,
-                    client_ip(scope, trusted),
-                    user_agent.decode("latin-1"),
+                visit = record(
+                    moment, path, client_ip(scope, trusted), user_agent.decode("latin-1"),
                     None if referrer is None else referrer.decode("latin-1"),
-                    consent_id,
-                    consent.tenant,
-                    consent.is_student,
-                )
-                records.append(minimise(raw))
+                    consent_id, consent.tenant, consent.is_student,
+                )  # fmt: skip
+                records.append(visit)
             except Exception:
                 self.failed += 1
                 logger.exception(MINIMISE_FAILED)
