@@ -47,7 +47,7 @@ def inject_before_body_end(body: bytes, snippet: bytes) -> bytes | None:
     index = _last_body_end(body)
     if index < 0:
         return None
-    return body[:index] + snippet + body[index:]
+    return b"".join((body[:index], snippet, body[index:]))  # one copy of the result, not two
 
 
 _WINDOW = 4096  # "</body>" is nearly always in a page's last few bytes
@@ -103,13 +103,15 @@ class Injector:
             return
         body: bytes = message.get("body", b"")
         more = message.get("more_body", False)
-        if self._start is not None and not more:
+        start = self._start
+        if start is not None and not more:
             # The whole body in one message: the usual case for HTMLResponse and templates.
+            self._start = None
             changed = inject_before_body_end(body, self._snippet)
             if changed is not None:
-                _set_length(self._start, len(changed))
+                _set_length(start, len(changed))
                 body = changed
-            await self._flush_start()
+            await self._send(start)
             await self._send({"type": "http.response.body", "body": body, "more_body": False})
             return
         if self._start is not None:
@@ -143,11 +145,12 @@ class Injector:
 
 
 def _set_length(message: Message, length: int) -> None:
-    headers = list(message.get("headers", ()))
+    """Set the Content-Length of a start message whose header list is the middleware's own
+    (``_filter_outbound`` built it), so it is changed in place."""
+    headers = message["headers"]
     for index, (key, _) in enumerate(headers):
         if key == b"content-length" or (len(key) == 14 and key.lower() == b"content-length"):
             headers[index] = (key, b"%d" % length)
-    message["headers"] = headers
 
 
 def _drop_length(message: Message) -> None:
