@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from coreapp import SECRET, build_app, client, cookie_from, decide, make_policy, raw_headers_app
+from coreapp import POLICY_TOML, SECRET, build_app, client, cookie_from, decide, make_policy, raw_headers_app
 from fastapi import FastAPI
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -67,6 +67,30 @@ def test_stored_choice_is_honoured() -> None:
     response = tc.get("/cookies", headers={"cookie": cookie})
     names = [set_cookie_name(v.encode()) for v in response.headers.get_list("set-cookie")]
     assert names == ["session", "_ga"]  # HttpOnly _ga passes, theme/_fbp/mystery do not
+
+
+def test_r_con_7_and_8_a_remembered_visitor_is_asked_again_once_the_choice_lapses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import consentgate.middleware as middleware_module
+
+    app = build_app()
+    day = 86400.0
+    given = 1_750_000_000.0
+    cookie = {"cookie": f"consentgate={CODEC.encode({'analytics'}, 'visitor-1', int(given))}"}
+    monkeypatch.setattr(middleware_module, "_now", lambda: given + 394 * day)
+    assert client(app).get("/", headers=cookie).json()["granted"] == ["analytics", "essential"]
+    # The same Cookie header (memoised by the middleware) a few days later: consent lapsed.
+    monkeypatch.setattr(middleware_module, "_now", lambda: given + 396 * day)
+    lapsed = client(app).get("/", headers=cookie).json()
+    assert (lapsed["granted"], lapsed["needs_choice"]) == (["essential"], True)
+    # Given in the future (beyond the allowed clock skew): not current either.
+    monkeypatch.setattr(middleware_module, "_now", lambda: given - day)
+    assert client(app).get("/", headers=cookie).json()["needs_choice"] is True
+    # A new policy revision asks everyone again, whenever the choice was made.
+    revised = build_app(policy=make_policy(POLICY_TOML.replace("revision = 3", "revision = 4", 1)))
+    monkeypatch.setattr(middleware_module, "_now", lambda: given + day)
+    assert client(revised).get("/", headers=cookie).json()["needs_choice"] is True
 
 
 def test_r_gpc_1_and_2_gpc_beats_a_stored_accept() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import re
 import secrets
 import time
@@ -131,11 +132,17 @@ class ConsentCookieCodec:
         return choice
 
     def is_current(self, choice: StoredChoice, now: float | None = None) -> bool:
+        start, end = self.current_window(choice)
+        return start <= (time.time() if now is None else now) <= end
+
+    def current_window(self, choice: StoredChoice) -> tuple[float, float]:
+        """The times (epoch seconds) between which ``choice`` is current: empty for another
+        policy revision (R-CON-8: a new revision asks again), else from when it was given (less
+        the allowed clock skew) until its category lifetime runs out."""
         if choice.revision != self._policy.revision:
-            return False  # R-CON-8: a new revision asks again
-        moment = time.time() if now is None else now
+            return (math.inf, -math.inf)
         lifetime = self._policy.max_age_seconds(bool(choice.granted))
-        return choice.given_at - _CLOCK_SKEW <= moment <= choice.given_at + lifetime
+        return (choice.given_at - _CLOCK_SKEW, choice.given_at + lifetime)
 
     def verify(self, value: bytes) -> StoredChoice | None:
         """Like :meth:`decode_any` without the memo (for callers that keep their own)."""

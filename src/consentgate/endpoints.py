@@ -134,9 +134,11 @@ class ConsentEndpoints:
         self.notice_hash = notice_hash
         self._gpc_body = json.dumps({"gpc": True, "lastUpdate": gpc_last_update.isoformat()}).encode()
         self._optional = frozenset(policy.optional_categories)
+        #: the request paths these endpoints answer
+        self.paths = frozenset((prefix, "/.well-known/gpc.json"))
 
     def matches(self, path: str) -> bool:
-        return path == self.prefix or path == "/.well-known/gpc.json"
+        return path in self.paths
 
     async def handle(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -160,6 +161,7 @@ class ConsentMiddleware:
         self._allow_unknown = policy.unknown_cookies == "allow"
         # The privacy log's visitor endpoints (my-data, forget) live under the consent prefix.
         self._rights_prefix = self.endpoints.prefix + "/" if privacy_log is not None else None
+        self._endpoint_paths = self.endpoints.paths
         # (cookie header, granted) -> (filtered header or None when unchanged, withdrawn names)
         self._inbound_cache: dict[tuple[bytes, frozenset[str]], tuple[bytes | None, tuple[str, ...]]] = {}
         self._name_cache: dict[frozenset[str], dict[bytes, bool]] = {}
@@ -188,9 +190,14 @@ class ConsentMiddleware:
                 gpc = value.strip() == b"1"  # R-GPC-1: exactly "1"
         https = self.https if self.https is not None else scope.get("scheme") in ("https", "wss")
 
-        visitor = self._visitor(cookie_header) if cookie_header else None
-        previous = visitor.choice if visitor is not None else None
-        stored = previous if previous is not None and self.codec.is_current(previous) else None
+        visitor = self._visitor_cache.get(cookie_header) if cookie_header else None  # the usual case
+        if visitor is None and cookie_header:
+            visitor = self._visitor(cookie_header)
+        if visitor is not None:
+            previous = visitor.choice  # (a choice of another revision or too old is not current)
+            stored = previous if visitor.current_from <= _now() <= visitor.current_until else None
+        else:
+            previous = stored = None
         # The built-in role and tenant signals live in the scope's state and the session; with
         # neither present (most requests of most apps) there is nothing to look at.
         has_roles = bool(scope.get("state") or scope.get("session"))
@@ -216,7 +223,9 @@ class ConsentMiddleware:
                 visitor.recordable = self._recordable(consent)
             recordable = visitor.recordable
         else:
-            consent = self._no_choice_consent(is_student, gpc, tenant)
+            consent = self._consent_cache.get((is_student, gpc, tenant)) or self._no_choice_consent(
+                is_student, gpc, tenant
+            )
             recordable = self._visit_queue is not None and self._recordable(consent)
 
         state = scope.get("state")
@@ -228,7 +237,8 @@ class ConsentMiddleware:
         if self.csp is not None:
             state[NONCE_STATE_KEY] = self.csp.new_nonce()
 
-        if self.endpoints.matches(scope["path"]):
+        path: str = scope["path"]
+        if path in self._endpoint_paths:
 
             def withdrawals(granted: frozenset[str]) -> list[tuple[bytes, bytes]]:
                 if not cookie_header:
@@ -237,7 +247,6 @@ class ConsentMiddleware:
 
             await self.endpoints.handle(scope, receive, send, consent, previous, https, withdrawals)
             return
-        path: str = scope["path"]
         if self._rights_prefix is not None and path.startswith(self._rights_prefix):
             assert self.privacy_log is not None
             clear = [(b"set-cookie", self.codec.clear_cookie_header(https=https))]
@@ -247,7 +256,8 @@ class ConsentMiddleware:
                 return
 
         withdrawn: tuple[str, ...] = ()
-        if cookie_header:
+        # (Only the consent cookie in the header, the usual case, leaves nothing to filter.)
+        if cookie_header and (b";" in cookie_header or not cookie_header.startswith(_PLAIN_NEEDLE)):
             filtered, withdrawn = self._filter_inbound(cookie_header, consent.granted)
             if filtered is not None:
                 scope = dict(scope)
@@ -281,7 +291,10 @@ class ConsentMiddleware:
         except KeyError:
             pass
         value = _consent_cookie_value(cookie_header)
-        visitor = _Visitor(None if value is None else self.codec.verify(value))
+        choice = None if value is None else self.codec.verify(value)
+        visitor = _Visitor(choice)
+        if choice is not None:
+            visitor.current_from, visitor.current_until = self.codec.current_window(choice)
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()  # bounded: random headers cannot grow memory
         cache[cookie_header] = visitor
@@ -452,14 +465,18 @@ class ConsentMiddleware:
         if withdrawn:
             out.extend(self.deletion_headers(withdrawn, https))
         if self.vary_always or sets_cookie or is_html or changed:
-            _add_vary(out, vary_index)
+            if vary_index < 0:
+                out.append(_VARY_HEADER)
+            else:
+                _add_vary(out, vary_index)
         return out, is_html
 
 
+_VARY_HEADER = (b"vary", b"Cookie, Sec-GPC")
+
+
 def _add_vary(headers: list[tuple[bytes, bytes]], index: int) -> None:
-    if index < 0:
-        headers.append((b"vary", b"Cookie, Sec-GPC"))
-        return
+    """Add our tokens to the app's own Vary header at ``index`` (the ones it lacks)."""
     name, value = headers[index]
     present = {token.strip().lower() for token in value.split(b",")}
     if b"*" in present:
@@ -478,13 +495,16 @@ _SECURE_PREFIX = SECURE_COOKIE_NAME.encode()[: -len(COOKIE_NAME)]
 class _Visitor:
     """What one Cookie header means: the verified choice, and the Consent last built from it."""
 
-    __slots__ = ("choice", "consent", "recordable", "situation")
+    __slots__ = ("choice", "consent", "current_from", "current_until", "recordable", "situation")
 
     def __init__(self, choice: StoredChoice | None) -> None:
         self.choice = choice
         self.situation: tuple[bool, bool, str | None] | None = None
         self.consent: Consent | None = None
         self.recordable = False  # may the inline visit sink record this Consent's pages
+        # when the choice is current (consent_cookie.current_window); never without a choice
+        self.current_from = math.inf
+        self.current_until = -math.inf
 
 
 def _consent_cookie_value(header: bytes) -> bytes | None:
