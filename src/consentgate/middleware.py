@@ -193,9 +193,11 @@ class ConsentMiddleware:
         visitor = self._visitor_cache.get(cookie_header) if cookie_header else None  # the usual case
         if visitor is None and cookie_header:
             visitor = self._visitor(cookie_header)
+        now = 0.0
         if visitor is not None:
             previous = visitor.choice  # (a choice of another revision or too old is not current)
-            stored = previous if visitor.current_from <= _now() <= visitor.current_until else None
+            now = _now()
+            stored = previous if visitor.current_from <= now <= visitor.current_until else None
         else:
             previous = stored = None
         # The built-in role and tenant signals live in the scope's state and the session; with
@@ -264,10 +266,8 @@ class ConsentMiddleware:
                 scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
                 if filtered:
                     scope["headers"].append((b"cookie", filtered))
-        await self.app(
-            scope, receive,
-            self._wrap_send(scope, send, consent, withdrawn, https, recordable and scope["method"] == "GET"),
-        )  # fmt: skip
+        record_at = (now or _now()) if recordable and scope["method"] == "GET" else 0.0
+        await self.app(scope, receive, self._wrap_send(scope, send, consent, withdrawn, https, record_at))
 
     @staticmethod
     def _lifespan_receive(receive: Receive, log: PrivacyLogHooks) -> Receive:
@@ -377,14 +377,14 @@ class ConsentMiddleware:
         consent: Consent,
         withdrawn: tuple[str, ...],
         https: bool,
-        recordable: bool = False,
+        record_at: float = 0.0,
     ) -> Send:
-        """``recordable``: the inline visit sink records this request's page if the response is
-        2xx HTML (consent and method already checked by the caller)."""
+        """``record_at``: when not 0, the inline visit sink records this request's page at that
+        time if the response is 2xx HTML (consent and method already checked by the caller)."""
         granted = consent.granted
         # The inline sink's queue when this request may be recorded; with a custom counting rule
         # (no sink) the log itself is asked per response.
-        queue = self._visit_queue if recordable else None
+        queue = self._visit_queue if record_at else None
         log = self.privacy_log if self._visit_queue is None else None
         pages = self.pages
         page_send: Send | None = None
@@ -403,7 +403,7 @@ class ConsentMiddleware:
                     if is_html and 200 <= message["status"] < 300:
                         if len(queue) < self._visit_max:
                             queue.append(
-                                (_now(), scope["path"], scope.get("client"), scope["headers"], consent)
+                                (record_at, scope["path"], scope.get("client"), scope["headers"], consent)
                             )
                         else:
                             self._visit_dropped()
