@@ -443,11 +443,11 @@ class ConsentMiddleware:
                 key = key.lower()
             if key == b"set-cookie":
                 sets_cookie = True
-                # The cookie's name is fixed by the bytes before the first "=" of the name-value
-                # pair (none before ";" means a nameless cookie): memoise on those, not the value.
+                # The cookie's name is fixed by the bytes before the first "=" (a ";" among them,
+                # or no "=" at all, makes it a nameless cookie): memoise on those, not the value.
                 value = item[1]
                 eq = value.find(b"=")
-                segment = value[:eq] if eq >= 0 and value.find(b";", 0, eq) < 0 else b";"
+                segment = value[:eq] if eq >= 0 else b";"
                 allowed = names.get(segment)
                 if allowed is None:
                     allowed = self._allowed_name(set_cookie_name(value), granted)
