@@ -162,6 +162,9 @@ class ConsentMiddleware:
         # The privacy log's visitor endpoints (my-data, forget) live under the consent prefix.
         self._rights_prefix = self.endpoints.prefix + "/" if privacy_log is not None else None
         self._endpoint_paths = self.endpoints.paths
+        # The first character after "/" of every path the middleware answers itself (assets,
+        # endpoints, data rights): any other request skips those checks with one set lookup.
+        self._own_initials = frozenset(p[1:2] for p in (*self._endpoint_paths, self._static_base, prefix))
         # (cookie header, granted) -> (filtered header or None when unchanged, withdrawn names)
         self._inbound_cache: dict[tuple[bytes, frozenset[str]], tuple[bytes | None, tuple[str, ...]]] = {}
         self._name_cache: dict[frozenset[str], dict[bytes, bool]] = {}
@@ -177,7 +180,9 @@ class ConsentMiddleware:
                 return
             await self.app(scope, receive, send)
             return
-        if scope["path"].startswith(self._static_base):
+        path: str = scope["path"]
+        ours = path[1:2] in self._own_initials
+        if ours and path.startswith(self._static_base):
             await self.assets(scope, receive, send)
             return
 
@@ -239,8 +244,7 @@ class ConsentMiddleware:
         if self.csp is not None:
             state[NONCE_STATE_KEY] = self.csp.new_nonce()
 
-        path: str = scope["path"]
-        if path in self._endpoint_paths:
+        if ours and path in self._endpoint_paths:
 
             def withdrawals(granted: frozenset[str]) -> list[tuple[bytes, bytes]]:
                 if not cookie_header:
@@ -249,7 +253,7 @@ class ConsentMiddleware:
 
             await self.endpoints.handle(scope, receive, send, consent, previous, https, withdrawals)
             return
-        if self._rights_prefix is not None and path.startswith(self._rights_prefix):
+        if ours and self._rights_prefix is not None and path.startswith(self._rights_prefix):
             assert self.privacy_log is not None
             clear = [(b"set-cookie", self.codec.clear_cookie_header(https=https))]
             if cookie_header:
