@@ -4,10 +4,12 @@ installed) pinned to CPU 0 and driven by wrk pinned to CPU 1, on 127.0.0.1 only,
 
 Traffic mix (a wrk Lua script): of every 10 requests, 3 are first visits (no cookie) and 7 come from
 returning visitors, each carrying one of 2,000 distinct valid consent cookies (analytics granted, the rest
-refused). The three variants are interleaved round after round; the medians are reported with the ratios
-to bare. Targets: enforce >= 90 % of bare throughput, full >= 80 %.
+refused). The variants are interleaved round after round; the medians are reported with the ratios
+to bare. Targets: enforce >= 90 % of bare throughput, full >= 80 %. A fourth variant, ``banner``
+(enforcement + banner injection, no visit log), splits full's cost on request:
+``--variants bare,enforce,banner,full``.
 
-    .venv/bin/python benchmarks/load.py [--rounds 5] [--duration 8] [--connections 32] [--json]
+    .venv/bin/python benchmarks/load.py [--rounds 5] [--duration 8] [--connections 32] [--variants ...] [--json]
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from consentgate import SecretKeys
 from consentgate.consent_cookie import ConsentCookieCodec, new_consent_id
 
 ROOT = Path(__file__).resolve().parent.parent
-VARIANTS = ("bare", "enforce", "full")
+VARIANTS = ("bare", "enforce", "banner", "full")
+DEFAULT_VARIANTS = ("bare", "enforce", "full")  # "banner" (no log) splits full's cost when asked for
 
 
 def write_lua(path: Path, visitors: int) -> None:
@@ -90,7 +93,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=8, help="seconds of load per variant per round")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset, bare first")
+    parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
+                        help="comma-separated, bare first: bare, enforce, banner (no log), full")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     variants = tuple(v for v in args.variants.split(",") if v in VARIANTS)

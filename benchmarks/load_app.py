@@ -3,6 +3,7 @@ them marketing) in three variants chosen by ``CONSENTGATE_LOAD_VARIANT``:
 
 * ``bare``    — the Starlette app alone;
 * ``enforce`` — behind ConsentMiddleware, banner injection off, no privacy log;
+* ``banner``  — ConsentMiddleware with banner injection, no privacy log (to split the costs);
 * ``full``    — ConsentMiddleware with banner injection and visit logging to SQLite.
 
     uvicorn benchmarks.load_app:create --factory
@@ -62,9 +63,11 @@ def create() -> ASGIApp:
         return app
     if variant == "enforce":
         return ConsentMiddleware(app, policy=POLICY, secret_key=SECRET, banner=False)
+    if variant == "banner":
+        return ConsentMiddleware(app, policy=POLICY, secret_key=SECRET)
     if variant == "full":
         from consentgate.privacy_log import PrivacyLog
 
         store = Path(os.environ.get("CONSENTGATE_LOAD_STORE", "load-benchmark.sqlite3"))
         return ConsentMiddleware(app, policy=POLICY, secret_key=SECRET, privacy_log=PrivacyLog(str(store), POLICY))
-    raise SystemExit(f"unknown CONSENTGATE_LOAD_VARIANT {variant!r}: bare, enforce or full")
+    raise SystemExit(f"unknown CONSENTGATE_LOAD_VARIANT {variant!r}: bare, enforce, banner or full")

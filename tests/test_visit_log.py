@@ -15,7 +15,7 @@ from consentgate.consent import Consent
 from consentgate.minimise import Minimiser
 from consentgate.policy import Retention, VisitRules
 from consentgate.store_sqlite import SQLiteStore
-from consentgate.visit_log import QueuedVisit, VisitLog
+from consentgate.visit_log import QueuedVisit, VisitLog, identity_of, queued_visit
 
 FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
@@ -34,7 +34,8 @@ def queued(
 ) -> QueuedVisit:
     moment = time.time() if when is None else when
     consent = Consent(frozenset({"essential", "analytics"}), False, consent_id, tenant="school")
-    return (moment, path, None if peer is None else (peer, 40000), headers, consent)
+    scope = {"path": path, "client": None if peer is None else (peer, 40000), "headers": list(headers)}
+    return queued_visit(moment, scope, identity_of(consent), proxies=True)
 
 
 def make_log(tmp_path: Path, **options: object) -> tuple[VisitLog, SQLiteStore]:
@@ -136,7 +137,7 @@ def test_a_locked_store_holds_the_batch_and_retries(tmp_path: Path) -> None:
 def test_a_visit_that_cannot_be_minimised_is_dropped_not_fatal(tmp_path: Path) -> None:
     log, store = make_log(tmp_path)
     log.enqueue(queued(headers=((b"user-agent", FIREFOX),)))
-    log.enqueue((time.time(), "/", ("192.0.2.1", 1), None, "not a consent"))  # type: ignore[arg-type]
+    log.enqueue((time.time(), "/", "192.0.2.1", None, None, (), "not an identity"))  # type: ignore[arg-type]
     log.enqueue(queued())
     log.stop()
     assert store.counts() == (0, 2)
@@ -146,3 +147,25 @@ def test_a_visit_that_cannot_be_minimised_is_dropped_not_fatal(tmp_path: Path) -
 def test_options_are_validated() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         VisitLog(SQLiteStore.__new__(SQLiteStore), Minimiser(VisitRules()), Retention(), queue_size=0)
+
+
+def test_a_queued_visit_holds_plain_values_only_not_the_requests_objects() -> None:
+    """The queue must not keep the server's per-request header list and tuples alive (they are
+    garbage-collector work until the writer runs); a tuple of plain values is untracked by it."""
+    import gc
+
+    headers = [(b"host", b"school.example"), (b"user-agent", FIREFOX), (b"x-forwarded-for", b"203.0.113.9")]
+    consent = Consent(frozenset({"essential", "analytics"}), False, "cid", tenant="school")
+    scope = {"path": "/page", "client": ("198.51.100.77", 40000), "headers": headers}
+    item = queued_visit(1.0, scope, identity_of(consent), proxies=False)
+    assert item == (1.0, "/page", "198.51.100.77", FIREFOX, None, (), ("cid", "school", False))
+    assert all(part is not headers and part is not scope["client"] for part in item)
+    gc.collect()  # the identity (a new tuple here; memoised per visitor in the middleware) first
+    gc.collect()
+    assert not gc.is_tracked(item)
+    # Behind a trusted proxy the forwarding headers are kept (lower-cased names), nothing else.
+    behind = queued_visit(1.0, {**scope, "headers": [*headers, (b"Forwarded", b"for=192.0.2.60")]},
+                          identity_of(consent), proxies=True)
+    assert behind[5] == ((b"x-forwarded-for", b"203.0.113.9"), (b"forwarded", b"for=192.0.2.60"))
+    with pytest.raises(ValueError, match="consent id"):
+        identity_of(Consent(frozenset({"essential"}), False, None))

@@ -31,6 +31,8 @@ class VisitSink:
     category: str
     students: bool
     dropped: Callable[[], None]
+    #: keep the proxy headers of a queued visit (trusted proxies are configured)
+    proxies: bool = False
 
 
 class PrivacyLogHooks(Protocol):

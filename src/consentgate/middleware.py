@@ -39,6 +39,7 @@ from .students import (
     default_student_resolver,
     default_tenant_resolver,
 )
+from .visit_log import VisitIdentity, identity_of, queued_visit
 
 __all__ = ["SCOPE_KEY", "ConsentMiddleware"]
 
@@ -132,6 +133,7 @@ class ConsentMiddleware:
         self._visit_category = sink.category if sink is not None else ""
         self._visit_students = sink.students if sink is not None else False
         self._visit_dropped: Callable[[], None] = sink.dropped if sink is not None else _nothing
+        self._visit_proxies = sink.proxies if sink is not None else False
         if privacy_log is not None and on_decision is None:
             on_decision = privacy_log.record_decision
         csp_mode = policy.csp if csp is None else csp
@@ -227,13 +229,13 @@ class ConsentMiddleware:
             else:
                 consent = self.resolver.resolve(stored, is_student=is_student, gpc=gpc, tenant=tenant)
                 visitor.situation, visitor.consent = situation, consent
-                visitor.recordable = self._recordable(consent)
-            recordable = visitor.recordable
+                visitor.identity = identity_of(consent) if self._recordable(consent) else None
+            identity = visitor.identity
         else:
             consent = self._consent_cache.get((is_student, gpc, tenant)) or self._no_choice_consent(
                 is_student, gpc, tenant
             )
-            recordable = self._visit_queue is not None and self._recordable(consent)
+            identity = identity_of(consent) if self._recordable(consent) else None
 
         state = scope.get("state")
         if state is None:
@@ -270,8 +272,8 @@ class ConsentMiddleware:
                 scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
                 if filtered:
                     scope["headers"].append((b"cookie", filtered))
-        record_at = (now or _now()) if recordable and scope["method"] == "GET" else 0.0
-        await self.app(scope, receive, self._wrap_send(scope, send, consent, withdrawn, https, record_at))
+        record = (now or _now(), identity) if identity is not None and scope["method"] == "GET" else None
+        await self.app(scope, receive, self._wrap_send(scope, send, consent, withdrawn, https, record))
 
     @staticmethod
     def _lifespan_receive(receive: Receive, log: PrivacyLogHooks) -> Receive:
@@ -381,14 +383,14 @@ class ConsentMiddleware:
         consent: Consent,
         withdrawn: tuple[str, ...],
         https: bool,
-        record_at: float = 0.0,
+        record: tuple[float, VisitIdentity] | None = None,
     ) -> Send:
-        """``record_at``: when not 0, the inline visit sink records this request's page at that
-        time if the response is 2xx HTML (consent and method already checked by the caller)."""
+        """``record``: (time, identity) when the inline visit sink is to record this request's
+        page if the response is 2xx HTML (consent and method already checked by the caller)."""
         granted = consent.granted
         # The inline sink's queue when this request may be recorded; with a custom counting rule
         # (no sink) the log itself is asked per response.
-        queue = self._visit_queue if record_at else None
+        queue = self._visit_queue if record is not None else None
         log = self.privacy_log if self._visit_queue is None else None
         pages = self.pages
         page_send: Send | None = None
@@ -406,9 +408,8 @@ class ConsentMiddleware:
                 if queue is not None:
                     if is_html and 200 <= message["status"] < 300:
                         if len(queue) < self._visit_max:
-                            queue.append(
-                                (record_at, scope["path"], scope.get("client"), scope["headers"], consent)
-                            )
+                            assert record is not None
+                            queue.append(queued_visit(record[0], scope, record[1], self._visit_proxies))
                         else:
                             self._visit_dropped()
                 elif log is not None:
@@ -499,13 +500,14 @@ _SECURE_PREFIX = SECURE_COOKIE_NAME.encode()[: -len(COOKIE_NAME)]
 class _Visitor:
     """What one Cookie header means: the verified choice, and the Consent last built from it."""
 
-    __slots__ = ("choice", "consent", "current_from", "current_until", "recordable", "situation")
+    __slots__ = ("choice", "consent", "current_from", "current_until", "identity", "situation")
 
     def __init__(self, choice: StoredChoice | None) -> None:
         self.choice = choice
         self.situation: tuple[bool, bool, str | None] | None = None
         self.consent: Consent | None = None
-        self.recordable = False  # may the inline visit sink record this Consent's pages
+        # what the inline visit sink files this Consent's pages under; None: not recorded
+        self.identity: VisitIdentity | None = None
         # when the choice is current (consent_cookie.current_window); never without a choice
         self.current_from = math.inf
         self.current_until = -math.inf

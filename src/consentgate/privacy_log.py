@@ -43,7 +43,7 @@ from .receipts import Receipt
 from .spool import Spool
 from .store import Deleted, Store, StoreError, StoreUnavailable, open_store
 from .store_sqlite import SQLiteStore
-from .visit_log import VisitLog
+from .visit_log import VisitLog, identity_of, queued_visit
 
 __all__ = ["CountPredicate", "PrivacyLog", "default_spool_path"]
 
@@ -160,6 +160,7 @@ class PrivacyLog:
         self._students = policy.visits.students
         self._queue = self.visits.queue
         self._queue_size = queue_size
+        self._proxies = bool(trusted)  # proxy headers only matter behind a trusted proxy
         self.rights = DataRights(policy, self.store, self.forget)
         self._down_until = 0.0
         self._down_logged = False
@@ -254,7 +255,7 @@ class PrivacyLog:
             if len(queue) >= self._queue_size:
                 self.visits.note_dropped()
                 return
-            queue.append((_now(), scope["path"], scope.get("client"), scope["headers"], consent))
+            queue.append(queued_visit(_now(), scope, identity_of(consent), self._proxies))
         except Exception:
             self.visit_errors += 1
             if self.visit_errors == 1:
@@ -265,7 +266,7 @@ class PrivacyLog:
         if self._count is not None:
             return None  # a custom predicate: the middleware calls record_visit
         return VisitSink(self._queue, self._queue_size, self._category, self._students,
-                         self.visits.note_dropped)
+                         self.visits.note_dropped, self._proxies)
 
     # -- lifespan ----------------------------------------------------------------------------
 

@@ -16,8 +16,9 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
 from datetime import UTC, datetime
+
+from starlette.types import Scope
 
 from .client_ip import TrustedProxies, client_ip
 from .consent import Consent
@@ -25,16 +26,53 @@ from .minimise import Minimiser, VisitRecord
 from .policy import Retention
 from .store import Store, StoreError
 
-__all__ = ["QueuedVisit", "VisitLog"]
+__all__ = ["QueuedVisit", "VisitIdentity", "VisitLog", "identity_of", "queued_visit"]
 
 logger = logging.getLogger("consentgate")
 
-QueuedVisit = tuple[float, str, "tuple[str, int] | None", "Sequence[tuple[bytes, bytes]]", Consent]
-"""(time, path, ``scope["client"]``, request headers, the request's Consent) — in memory only.
+VisitIdentity = tuple[str, "str | None", bool]
+"""(consent id, tenant, student flag): whom a visit is filed under, one per Consent."""
 
-What the request path already holds, referenced rather than copied (it runs on every recorded
-page). The headers are read (User-Agent, Referer, proxy headers) when minimising, not on the
-request path; nothing leaves memory before it is minimised."""
+QueuedVisit = tuple[
+    float, str, "str | None", bytes, "bytes | None", "tuple[tuple[bytes, bytes], ...]", VisitIdentity
+]
+"""(time, path, peer address, User-Agent, Referer, proxy headers, identity) — in memory only.
+
+Plain values (strings, bytes, a float) picked out of the request, not the request's own header
+list: a queued visit must not keep the server's per-request objects alive. Those are tracked by
+the garbage collector, and holding a few of them per recorded page until the writer runs made
+the collector's work, not the enqueue, most of recording's cost. A tuple of plain values is
+untracked by the collector the first time it looks at it. The raw values are minimised before
+anything leaves memory."""
+
+
+def identity_of(consent: Consent) -> VisitIdentity:
+    """The identity a visit under ``consent`` is filed under (it has a consent id)."""
+    if consent.consent_id is None:
+        raise ValueError("a visit without a consent id cannot be recorded")
+    return (consent.consent_id, consent.tenant, consent.is_student)
+
+
+def queued_visit(moment: float, scope: Scope, identity: VisitIdentity, proxies: bool) -> QueuedVisit:
+    """What the queue keeps of one recorded request (see :data:`QueuedVisit`). ``proxies``: keep
+    ``Forwarded`` / ``X-Forwarded-For`` too (only read when the peer is a trusted proxy)."""
+    user_agent = b""
+    referrer = None
+    forwarded: list[tuple[bytes, bytes]] | None = None
+    for key, value in scope["headers"]:
+        if key == b"user-agent":
+            user_agent = value
+        elif key == b"referer":
+            referrer = value
+        elif proxies and key.lower() in _PROXY_HEADERS:
+            if forwarded is None:
+                forwarded = []
+            forwarded.append((key.lower(), value))
+    client = scope.get("client")
+    return (
+        moment, scope["path"], client[0] if client else None, user_agent, referrer,
+        () if forwarded is None else tuple(forwarded), identity,
+    )  # fmt: skip
 
 STORE_DOWN = "consentgate: visit records cannot be written (%s); %d held, retrying"
 STORE_BACK = "consentgate: visit records are written again"
@@ -295,26 +333,12 @@ class VisitLog:
         trusted = self.trusted
         for item in batch:
             try:
-                moment, path, client, headers, consent = item
-                peer = client[0] if client else None
-                consent_id = consent.consent_id
-                if consent_id is None:  # never queued without one; nothing to file it under
-                    raise ValueError("a visit without a consent id")
-                user_agent = b""
-                referrer = None
-                proxy_headers = []
-                for key, value in headers:
-                    if key == b"user-agent":
-                        user_agent = value
-                    elif key == b"referer":
-                        referrer = value
-                    elif key in _PROXY_HEADERS:
-                        proxy_headers.append((key, value))
+                moment, path, peer, user_agent, referrer, proxy_headers, (consent_id, tenant, student) = item
                 scope = {"client": None if peer is None else (peer, 0), "headers": proxy_headers}
                 visit = record(
                     moment, path, client_ip(scope, trusted), user_agent.decode("latin-1"),
                     None if referrer is None else referrer.decode("latin-1"),
-                    consent_id, consent.tenant, consent.is_student,
+                    consent_id, tenant, student,
                 )  # fmt: skip
                 records.append(visit)
             except Exception:
