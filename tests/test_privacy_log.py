@@ -238,6 +238,34 @@ def test_default_counts_successful_html_gets_only(tmp_path: Path) -> None:
     assert log.store._read("SELECT path FROM consentgate_all_visits") == [("/page",)]
 
 
+def test_a_page_whose_request_headers_the_app_garbled_is_served_and_not_recorded(tmp_path: Path) -> None:
+    log = new_log(tmp_path)
+
+    class Garbling:  # a broken middleware inside ConsentMiddleware
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                scope["headers"] = [b"not a header pair"]
+            await self.app(scope, receive, send)
+
+    app = Starlette(
+        routes=[Route("/page", _page)],
+        middleware=[
+            # (banner off: the page hook reads the request headers too, and fails on these)
+            Middleware(ConsentMiddleware, policy=log.policy, secret_key=SECRET, privacy_log=log, banner=False),
+            Middleware(Garbling),
+        ],
+    )
+    with client(app) as tc:
+        cookie = consent_cookie(tc, {"action": "accept_all"})
+        response = tc.get("/page", headers={"cookie": cookie})
+        assert response.status_code == 200 and "<p>page</p>" in response.text
+    assert log.store.counts()[1] == 0
+    assert log.counters()["visits_dropped"] == 1
+
+
 def all_consent_ids(log: PrivacyLog) -> list[str]:
     return sorted(receipt_consent_ids(log.store))
 

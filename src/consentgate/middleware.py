@@ -409,7 +409,10 @@ class ConsentMiddleware:
                     if is_html and 200 <= message["status"] < 300:
                         if len(queue) < self._visit_max:
                             assert record is not None
-                            queue.append(queued_visit(record[0], scope, record[1], self._visit_proxies))
+                            try:
+                                queue.append(queued_visit(record[0], scope, record[1], self._visit_proxies))
+                            except Exception:  # request headers an app garbled: not recorded, counted
+                                self._visit_dropped()
                         else:
                             self._visit_dropped()
                 elif log is not None:
