@@ -187,8 +187,8 @@ class SQLiteStore(Store):
             try:
                 staged = self._staged
                 if staged is None:  # count once per connection (a crash may have left some)
-                    staged = int(self._read_on(conn, "SELECT COUNT(*) FROM consentgate_visits_recent"))
-                    self._indexed = int(self._read_on(conn, "SELECT COUNT(*) FROM consentgate_visits"))
+                    staged = int(self._query(conn, "SELECT COUNT(*) FROM consentgate_visits_recent")[0][0])
+                    self._indexed = int(self._query(conn, "SELECT COUNT(*) FROM consentgate_visits")[0][0])
                 limit = min(max(VISIT_STAGE_MIN, self._indexed // _STAGE_SHARE), VISIT_STAGE_MAX)
                 move = staged + len(rows) >= limit
                 counts = self._run(conn, [*statements, *_MOVE_STAGED] if move else statements)
@@ -243,25 +243,21 @@ class SQLiteStore(Store):
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.description}: {exc}") from exc
 
-    def _read_on(self, conn: sqlite3.Connection, sql: str) -> Any:
-        """The single value ``sql`` selects, on ``conn``."""
-        try:
-            return conn.execute(sql).fetchone()[0]
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"{self.description}: {exc}") from exc
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.description}: {exc}") from exc
-
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         conn = self._connect()
+        try:
+            return self._query(conn, sql, params)
+        finally:
+            conn.close()
+
+    def _query(self, conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """One query on ``conn``, its rows; driver errors mapped as everywhere in this store."""
         try:
             return [tuple(row) for row in conn.execute(sql, tuple(params)).fetchall()]
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"{self.description}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.description}: {exc}") from exc
-        finally:
-            conn.close()
 
     def close(self) -> None:
         """Close the visit writer's connection (every other operation opens its own)."""
