@@ -64,10 +64,10 @@ def queued_visit(moment: float, scope: Scope, identity: VisitIdentity, proxies: 
             user_agent = value
         elif key == b"referer":
             referrer = value
-        elif proxies and key.lower() in _PROXY_HEADERS:
+        elif proxies and (name := key.lower()) in _PROXY_HEADERS:
             if forwarded is None:
                 forwarded = []
-            forwarded.append((key.lower(), value))
+            forwarded.append((name, value))
     client = scope.get("client")
     return (
         moment, scope["path"], client[0] if client else None, user_agent, referrer,
