@@ -134,11 +134,8 @@ class ConsentEndpoints:
         self.notice_hash = notice_hash
         self._gpc_body = json.dumps({"gpc": True, "lastUpdate": gpc_last_update.isoformat()}).encode()
         self._optional = frozenset(policy.optional_categories)
-        #: the request paths these endpoints answer
+        #: the request paths these endpoints answer (the middleware checks ``path in paths``)
         self.paths = frozenset((prefix, "/.well-known/gpc.json"))
-
-    def matches(self, path: str) -> bool:
-        return path in self.paths
 
     async def handle(
         self,
