@@ -33,7 +33,7 @@ from support.postgres import free_port
 
 from benchmarks.load_app import POLICY, SECRET
 from consentgate import SecretKeys
-from consentgate.consent_cookie import ConsentCookieCodec, new_consent_id
+from consentgate.enforce.consent_cookie import ConsentCookieCodec, new_consent_id
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = ("bare", "enforce", "banner", "full")

@@ -66,7 +66,7 @@ def create() -> ASGIApp:
     if variant == "banner":
         return ConsentMiddleware(app, policy=POLICY, secret_key=SECRET)
     if variant == "full":
-        from consentgate.privacy_log import PrivacyLog
+        from consentgate.log.privacy_log import PrivacyLog
 
         store = Path(os.environ.get("CONSENTGATE_LOAD_STORE", "load-benchmark.sqlite3"))
         return ConsentMiddleware(app, policy=POLICY, secret_key=SECRET, privacy_log=PrivacyLog(str(store), POLICY))

@@ -49,11 +49,11 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from consentgate import ConsentMiddleware, Policy, SecretKeys
-from consentgate.consent import Consent
-from consentgate.consent_cookie import ConsentCookieCodec, new_consent_id
-from consentgate.privacy_log import PrivacyLog
-from consentgate.useragent import clear_cache, parse_user_agent, parser_backend
-from consentgate.visit_log import identity_of, queued_visit
+from consentgate.enforce.consent import Consent
+from consentgate.enforce.consent_cookie import ConsentCookieCodec, new_consent_id
+from consentgate.log.privacy_log import PrivacyLog
+from consentgate.log.useragent import clear_cache, parse_user_agent, parser_backend
+from consentgate.log.visits import identity_of, queued_visit
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "benchmark-secret-0123456789-abcdefghijklmnop"

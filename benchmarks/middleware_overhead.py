@@ -30,7 +30,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from consentgate import ConsentMiddleware, Policy, SecretKeys
-from consentgate.consent_cookie import ConsentCookieCodec, new_consent_id
+from consentgate.enforce.consent_cookie import ConsentCookieCodec, new_consent_id
 
 SECRET = "benchmark-secret-0123456789-abcdefghijklmnop"
 POLICY = Policy.from_toml(

@@ -5,7 +5,7 @@ Over the real strings of tests/data/user_agents.yaml, interleaved round after ro
 * ``user_agents``: ``user_agents.parse`` (user-agents over ua-parser's legacy API), the baseline;
 * ``ua-parser py``: ua-parser 1.x with its pure-Python matcher, all three domains;
 * ``ua-parser rs``: ua-parser 1.x with the ua-parser-rs accelerator (when installed);
-* ``consentgate cold``: :func:`consentgate.useragent.parse_user_agent`, its cache emptied each round;
+* ``consentgate cold``: :func:`consentgate.log.useragent.parse_user_agent`, its cache emptied each round;
 * ``consentgate cached``: the same, every string already in its LRU cache;
 * ``consentgate mixed``: a stream where 95% of the strings repeat (a popular few more often) and 5%
   are new, roughly what a site's privacy-log writer sees.

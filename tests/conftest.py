@@ -12,7 +12,7 @@ from support.fuzzcount import TRIED
 from support.live_server import ThreadServer
 from support.postgres import PostgresServer
 
-from consentgate.browser import launch_options
+from consentgate.audit.browser import launch_options
 
 pytest_plugins = ["pytester"]
 

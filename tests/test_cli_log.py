@@ -11,8 +11,8 @@ from coreapp import POLICY_TOML
 from test_store import make_receipt, make_visit
 
 from consentgate.cli import main
-from consentgate.spool import Spool
-from consentgate.store import Store, open_store
+from consentgate.log.spool import Spool
+from consentgate.log.stores.base import Store, open_store
 
 TODAY = datetime.now(UTC).replace(microsecond=0)
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentgate.client_ip import TrustedProxies, client_ip, normalise_ip, parse_forwarded_for
+from consentgate.log.client_ip import TrustedProxies, client_ip, normalise_ip, parse_forwarded_for
 
 PROXIES = TrustedProxies.parse(["10.0.0.0/8", "192.0.2.10", "2001:db8:ffff::/48"])
 NONE = TrustedProxies.parse([])

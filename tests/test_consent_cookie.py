@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consentgate import SecretKeys
-from consentgate.consent_cookie import ConsentCookieCodec, new_consent_id
+from consentgate.enforce.consent_cookie import ConsentCookieCodec, new_consent_id
 
 OLD_KEY = "old-secret-abcdefghijklmnopqrstuvwxyz-0123"
 NEW_KEY = "new-secret-ABCDEFGHIJKLMNOPQRSTUVWXYZ-4567"

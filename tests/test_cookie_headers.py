@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consentgate.cookie_headers import (
+from consentgate.enforce.cookie_headers import (
     NAMELESS,
     cookie_names,
     deletion_header,

@@ -11,9 +11,9 @@ from markupsafe import escape
 from test_privacy_log import consent_cookie, log_app, new_log, visit
 from test_store import make_receipt
 
-from consentgate.data_rights import MESSAGES, pick_language
-from consentgate.privacy_log import PrivacyLog
-from consentgate.store_sqlite import SQLiteStore
+from consentgate.log.data_rights import MESSAGES, pick_language
+from consentgate.log.privacy_log import PrivacyLog
+from consentgate.log.stores.sqlite import SQLiteStore
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentgate import Decision, SecretKeys
-from consentgate.consent_cookie import ConsentCookieCodec
+from consentgate.enforce.consent_cookie import ConsentCookieCodec
 
 CODEC = ConsentCookieCodec(SecretKeys.load(SECRET), make_policy())
 

@@ -13,7 +13,7 @@ import pytest
 from support.live_server import ServerProcess
 from support.stores import receipt_consent_ids
 
-from consentgate.store import open_store
+from consentgate.log.stores.base import open_store
 
 TESTS = Path(__file__).resolve().parent
 

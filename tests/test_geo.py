@@ -8,7 +8,7 @@ import pytest
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
-from consentgate.geo import CountryLookup
+from consentgate.log.geo import CountryLookup
 
 DATA = Path(__file__).parent / "data"
 MAXMIND_TEST_DB = DATA / "GeoLite2-Country-Test.mmdb"

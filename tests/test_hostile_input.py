@@ -15,8 +15,8 @@ from support.asgi import call_asgi
 from support.fuzzcount import tried
 
 from consentgate import ConsentMiddleware, SecretKeys
-from consentgate.consent_cookie import ConsentCookieCodec
-from consentgate.cookie_headers import filter_cookie_header, set_cookie_name
+from consentgate.enforce.consent_cookie import ConsentCookieCodec
+from consentgate.enforce.cookie_headers import filter_cookie_header, set_cookie_name
 from consentgate.middleware import SCOPE_KEY
 
 POLICY = make_policy()

@@ -17,8 +17,8 @@ from support.asgi import call_asgi
 from support.fuzzcount import tried
 
 from consentgate import ConsentMiddleware
-from consentgate.client_ip import TrustedProxies, client_ip
-from consentgate.i18n import LANGUAGES, negotiate
+from consentgate.banner.i18n import LANGUAGES, negotiate
+from consentgate.log.client_ip import TrustedProxies, client_ip
 
 POLICY = make_policy()
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -19,8 +19,8 @@ from starlette.websockets import WebSocket
 from support.asgi import call_asgi
 
 from consentgate import ConsentMiddleware, Policy, SecretKeys, WeakSecretError
-from consentgate.consent_cookie import ConsentCookieCodec
-from consentgate.cookie_headers import set_cookie_name
+from consentgate.enforce.consent_cookie import ConsentCookieCodec
+from consentgate.enforce.cookie_headers import set_cookie_name
 
 POLICY = make_policy()
 CODEC = ConsentCookieCodec(SecretKeys.load(SECRET), POLICY)

@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.provisional import domains
 
-from consentgate.geo import CountryLookup
-from consentgate.minimise import (
+from consentgate.enforce.policy import Policy, VisitRules
+from consentgate.log.geo import CountryLookup
+from consentgate.log.minimise import (
     MAX_PATH_CHARS,
     Minimiser,
     RawVisit,
@@ -23,7 +24,6 @@ from consentgate.minimise import (
     referrer_origin,
     truncate_ip,
 )
-from consentgate.policy import Policy, VisitRules
 
 MAXMIND_TEST_DB = Path(__file__).parent / "data" / "GeoLite2-Country-Test.mmdb"
 IPHONE = (

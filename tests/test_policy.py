@@ -13,7 +13,7 @@ from coreapp import POLICY_TOML, make_policy
 from consentgate import Policy, PolicyError
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = json.loads((ROOT / "src/consentgate/policy.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "src/consentgate/enforce/policy.schema.json").read_text())
 
 
 def test_issue_example_loads_and_means_what_it_says() -> None:
@@ -188,6 +188,6 @@ def test_schema_and_loader_agree_on_bad_files(toml: str) -> None:
 
 
 def test_schema_ships_inside_the_package() -> None:
-    import consentgate.policy as module
+    import consentgate.enforce.policy as module
 
     assert Path(module.__file__).with_name("policy.schema.json").is_file()

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from test_privacy_log import STUDENT_POLICY, log_app
 
 from consentgate import Policy
-from consentgate.privacy_log import PrivacyLog
+from consentgate.log.privacy_log import PrivacyLog
 
 POLICY = Policy.from_toml(STUDENT_POLICY, source="invariant.toml")  # students may allow analytics,
 # except at strict-school, which denies it to its students

@@ -28,7 +28,7 @@ from starlette.types import Scope
 from support.stores import receipt_consent_ids
 
 from consentgate import ConsentMiddleware, Policy
-from consentgate.privacy_log import PrivacyLog
+from consentgate.log.privacy_log import PrivacyLog
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -430,7 +430,7 @@ def test_spooled_receipts_survive_kill_9_and_replay_at_next_start(tmp_path: Path
     server = ServerProcess("test_privacy_log:crash_app", factory=True, env=env, cwd=tmp_path)
     server.start()  # startup replays the spool left behind
     try:
-        from consentgate.store import open_store
+        from consentgate.log.stores.base import open_store
 
         store = open_store(str(store_path))
         wait_for(lambda: store.counts()[0] == 8)

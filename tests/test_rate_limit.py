@@ -5,7 +5,7 @@ from __future__ import annotations
 from coreapp import build_app, client, cookie_from, decide
 
 from consentgate import Decision
-from consentgate.rate_limit import DecisionRateLimit, RateLimiter
+from consentgate.enforce.rate_limit import DecisionRateLimit, RateLimiter
 
 
 def test_bucket_allows_a_burst_then_a_steady_rate() -> None:

@@ -10,7 +10,7 @@ import pytest
 from coreapp import make_policy
 
 from consentgate import Decision
-from consentgate.receipts import ISO27560_SCHEMA_VERSION, Receipt, format_time, parse_time
+from consentgate.log.receipts import ISO27560_SCHEMA_VERSION, Receipt, format_time, parse_time
 
 WHEN = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from test_store import make_receipt
 
-from consentgate.spool import Spool
-from consentgate.store import StoreUnavailable, open_store
-from consentgate.store_sqlite import SQLiteStore
+from consentgate.log.spool import Spool
+from consentgate.log.stores.base import StoreUnavailable, open_store
+from consentgate.log.stores.sqlite import SQLiteStore
 
 
 def test_append_then_pending_round_trips(tmp_path: Path) -> None:
@@ -35,7 +35,7 @@ def test_acknowledged_receipts_survive_kill_9(tmp_path: Path) -> None:
         import os, signal, sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_store import make_receipt
-        from consentgate.spool import Spool
+        from consentgate.log.spool import Spool
         spool = Spool({str(path)!r})
         for i in range(20):
             receipt = make_receipt(f"c{{i}}")

@@ -12,11 +12,18 @@ from typing import Any
 import pytest
 
 from consentgate import Decision
-from consentgate.minimise import VisitRecord
-from consentgate.policy import Retention
-from consentgate.receipts import Receipt
-from consentgate.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreError, StoreUnavailable, open_store
-from consentgate.store_sqlite import SQLiteStore
+from consentgate.enforce.policy import Retention
+from consentgate.log.minimise import VisitRecord
+from consentgate.log.receipts import Receipt
+from consentgate.log.stores.base import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Store,
+    StoreError,
+    StoreUnavailable,
+    open_store,
+)
+from consentgate.log.stores.sqlite import SQLiteStore
 
 NOW = datetime(2025, 6, 15, 12, 0, 0, tzinfo=UTC)
 
@@ -212,8 +219,8 @@ def test_a_schema_from_a_newer_version_is_refused(store_target: str) -> None:
 
 
 def test_a_version_1_log_is_upgraded_with_its_visits_kept(store_target: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import consentgate.store_postgres as pg_module
-    import consentgate.store_sqlite as sqlite_module
+    import consentgate.log.stores.postgres as pg_module
+    import consentgate.log.stores.sqlite as sqlite_module
 
     for module in (sqlite_module, pg_module):
         monkeypatch.setattr(module, "MIGRATIONS", MIGRATIONS[:1])
@@ -246,7 +253,7 @@ def _table_rows(path: Path, table: str) -> int:
 def test_sqlite_stages_visits_and_moves_them_in_bulk_without_losing_any(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import consentgate.store_sqlite as sqlite_module
+    import consentgate.log.stores.sqlite as sqlite_module
 
     monkeypatch.setattr(sqlite_module, "VISIT_STAGE_MIN", 5)
     path = tmp_path / "log.sqlite3"

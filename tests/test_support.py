@@ -12,7 +12,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 from support.postgres import PostgresServer
 
-from consentgate.browser import CHROMIUM_ARGS, chromium_executable, launch_options
+from consentgate.audit.browser import CHROMIUM_ARGS, chromium_executable, launch_options
 
 
 def test_launch_options_use_system_chromium_with_quiet_flags(monkeypatch: pytest.MonkeyPatch) -> None:

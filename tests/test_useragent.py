@@ -11,7 +11,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentgate.useragent import (
+from consentgate.log.useragent import (
     MAX_USER_AGENT_CHARS,
     BrowserInfo,
     clear_cache,

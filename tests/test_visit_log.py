@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from test_store import make_visit
 
-from consentgate.client_ip import TrustedProxies
-from consentgate.consent import Consent
-from consentgate.minimise import Minimiser
-from consentgate.policy import Retention, VisitRules
-from consentgate.store_sqlite import SQLiteStore
-from consentgate.visit_log import QueuedVisit, VisitLog, identity_of, queued_visit
+from consentgate.enforce.consent import Consent
+from consentgate.enforce.policy import Retention, VisitRules
+from consentgate.log.client_ip import TrustedProxies
+from consentgate.log.minimise import Minimiser
+from consentgate.log.stores.sqlite import SQLiteStore
+from consentgate.log.visits import QueuedVisit, VisitLog, identity_of, queued_visit
 
 FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 

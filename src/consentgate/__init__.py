@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from .consent import Consent
-from .decisions import Decision
-from .keys import SecretKeys, WeakSecretError
-from .middleware import ConsentMiddleware
-from .policy import Category, CookieRule, Policy, PolicyError
-from .students import default_student_resolver, default_tenant_resolver, has_student_role, is_student_role
+from consentgate.enforce.consent import Consent
+from consentgate.enforce.decisions import Decision
+from consentgate.enforce.keys import SecretKeys, WeakSecretError
+from consentgate.enforce.policy import Category, CookieRule, Policy, PolicyError
+from consentgate.enforce.students import (
+    default_student_resolver,
+    default_tenant_resolver,
+    has_student_role,
+    is_student_role,
+)
+from consentgate.middleware import ConsentMiddleware
 
 __all__ = [
     "Category",

@@ -19,27 +19,32 @@ from typing import Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .assets import AssetStore
-from .banner import BANNER_SCOPE_KEY, Banner
-from .consent import Consent, ConsentResolver
-from .consent_cookie import COOKIE_NAME, SECURE_COOKIE_NAME, ConsentCookieCodec, StoredChoice
-from .cookie_headers import deletion_header, request_cookie_value, set_cookie_name
-from .csp import NONCE_STATE_KEY, ConsentCsp
-from .decisions import DecisionHook
-from .endpoints import ConsentEndpoints
-from .extensions import PrivacyLogHooks, VisitSink
-from .i18n import LanguageChooser, Localizer
-from .injection import PageHook
-from .keys import SecretKeys
-from .policy import Policy
-from .rate_limit import DEFAULT_DECISION_RATE_LIMIT, DecisionRateLimit
-from .students import (
+from consentgate.banner.assets import AssetStore
+from consentgate.banner.banner import BANNER_SCOPE_KEY, Banner
+from consentgate.banner.csp import NONCE_STATE_KEY, ConsentCsp
+from consentgate.banner.i18n import LanguageChooser, Localizer
+from consentgate.banner.injection import PageHook
+from consentgate.enforce.consent import Consent, ConsentResolver
+from consentgate.enforce.consent_cookie import (
+    COOKIE_NAME,
+    SECURE_COOKIE_NAME,
+    ConsentCookieCodec,
+    StoredChoice,
+)
+from consentgate.enforce.cookie_headers import deletion_header, request_cookie_value, set_cookie_name
+from consentgate.enforce.decisions import DecisionHook
+from consentgate.enforce.endpoints import ConsentEndpoints
+from consentgate.enforce.hooks import PrivacyLogHooks, VisitSink
+from consentgate.enforce.keys import SecretKeys
+from consentgate.enforce.policy import Policy
+from consentgate.enforce.rate_limit import DEFAULT_DECISION_RATE_LIMIT, DecisionRateLimit
+from consentgate.enforce.students import (
     StudentResolver,
     TenantResolver,
     default_student_resolver,
     default_tenant_resolver,
 )
-from .visit_log import VisitIdentity, identity_of, queued_visit
+from consentgate.log.visits import VisitIdentity, identity_of, queued_visit
 
 __all__ = ["SCOPE_KEY", "ConsentMiddleware"]
 
@@ -62,7 +67,7 @@ _CACHE_LIMIT = 4096
 
 
 class ConsentMiddleware:
-    """Server-side enforcement of a consent :class:`~consentgate.policy.Policy`.
+    """Server-side enforcement of a consent :class:`~consentgate.enforce.policy.Policy`.
 
     Args:
         app: the ASGI app to protect.
@@ -71,14 +76,14 @@ class ConsentMiddleware:
             newest last; the newest signs). At least 32 random characters.
         student_resolver: ``scope -> bool`` (sync or async); adds to the built-in role detection.
         tenant_resolver: ``scope -> str | None`` (sync or async); replaces the built-in lookup.
-        on_decision: called (and awaited) with every :class:`~consentgate.decisions.Decision`
+        on_decision: called (and awaited) with every :class:`~consentgate.enforce.decisions.Decision`
             before the consent endpoint answers.
         prefix: where the consent endpoints live.
         vary: ``"auto"`` adds ``Vary: Cookie, Sec-GPC`` to responses that set cookies, are HTML or
             were changed; ``"always"`` to every response.
         https: force the cookie scheme; by default it follows ``scope["scheme"]``.
         development: allow a missing/weak secret (a random key is used; never in production).
-        privacy_log: records receipts and visits (``consentgate.privacy_log``); started and
+        privacy_log: records receipts and visits (``consentgate.log.privacy_log``); started and
             flushed on the app's lifespan.
         decision_rate_limit: how many decisions one client may record (a burst, then per minute;
             keyed by consent id, else by ``scope["client"]``); ``None`` turns the limit off.

@@ -28,7 +28,7 @@ from sites import (
 )
 from support.postgres import free_port
 
-from consentgate.audit_report import REPORT_SCHEMA
+from consentgate.audit.report import REPORT_SCHEMA
 from consentgate.cli import main
 
 

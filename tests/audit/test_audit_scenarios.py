@@ -10,7 +10,7 @@ import pytest
 from sites import ANALYTICS_HOST, MARKETING_HOST, policy
 
 from consentgate import Policy
-from consentgate.audit import (
+from consentgate.audit.auditor import (
     AuditError,
     AuditOptions,
     AuditResult,
@@ -23,7 +23,7 @@ from consentgate.audit import (
     classify_cookie,
     judge,
 )
-from consentgate.audit_report import REPORT_SCHEMA, ProgressDisplay, render_json, render_text, report_dict
+from consentgate.audit.report import REPORT_SCHEMA, ProgressDisplay, render_json, render_text, report_dict
 
 FIRST = Scenario("first-visit", "First visit, no action", "none")
 DENY = Scenario("deny-all", "Deny All", "deny_all")

@@ -17,7 +17,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from consentgate import ConsentMiddleware
-from consentgate.pytest_plugin import ConsentCookieFactory, assert_cookies_allowed
+from consentgate.audit.pytest_plugin import ConsentCookieFactory, assert_cookies_allowed
 
 
 def _app() -> Starlette:
@@ -170,7 +170,7 @@ _DOWNSTREAM_TESTS = """
     from starlette.testclient import TestClient
 
     from app import create_app
-    from consentgate.pytest_plugin import assert_cookies_allowed
+    from consentgate.audit.pytest_plugin import assert_cookies_allowed
 
 
     def test_analytics_consent_gets_analytics_but_no_marketing(consent_cookie, consentgate_policy):
@@ -201,8 +201,8 @@ _DOWNSTREAM_BROWSER_TESTS = """
     import uvicorn
 
     from app import create_app
-    from consentgate.browser import launch_options
-    from consentgate.pytest_plugin import assert_cookies_allowed, click_through_banner
+    from consentgate.audit.browser import launch_options
+    from consentgate.audit.pytest_plugin import assert_cookies_allowed, click_through_banner
 
 
     @pytest.fixture(scope="session")
@@ -252,9 +252,9 @@ _DOWNSTREAM_BROWSER_TESTS = """
 def _plugin_args() -> list[str]:
     """Load the plugin by name until the pytest11 entry point is installed."""
     installed = any(
-        e.value == "consentgate.pytest_plugin" for e in importlib.metadata.entry_points(group="pytest11")
+        e.value == "consentgate.audit.pytest_plugin" for e in importlib.metadata.entry_points(group="pytest11")
     )
-    return [] if installed else ["-p", "consentgate.pytest_plugin"]
+    return [] if installed else ["-p", "consentgate.audit.pytest_plugin"]
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from banner_app import SECRET, build_site, make_policy
 from coreapp import client
 
 from consentgate import ConsentMiddleware
-from consentgate.assets import AssetStore, package_dir
+from consentgate._files import package_dir
+from consentgate.banner.assets import AssetStore
 
 STATIC = package_dir("static")
 BUDGET = 6 * 1024
@@ -151,7 +152,7 @@ def test_only_known_file_types_are_served(tmp_path: Any) -> None:
 
 
 INSTALLED_CHECK = """
-import consentgate, consentgate.assets as a
+import consentgate, consentgate.banner.assets as a
 from consentgate import ConsentMiddleware, Policy
 m = ConsentMiddleware(None, policy=Policy.from_toml("revision = 1"), secret_key="%s")
 print(a.package_dir("static"))

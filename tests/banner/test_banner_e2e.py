@@ -19,7 +19,7 @@ from banner_app import build_site, make_policy
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 from starlette.types import ASGIApp
 
-from consentgate.i18n import LANGUAGES, catalog
+from consentgate.banner.i18n import LANGUAGES, catalog
 
 pytestmark = pytest.mark.e2e
 

@@ -19,9 +19,9 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from consentgate import ConsentMiddleware, Decision
-from consentgate.assets import package_dir
-from consentgate.banner import consentgate_banner
-from consentgate.i18n import LANGUAGES, catalog
+from consentgate._files import package_dir
+from consentgate.banner.banner import consentgate_banner
+from consentgate.banner.i18n import LANGUAGES, catalog
 
 ROOT = re.compile(r'<div class="cg" data-consentgate="banner"[^>]*>')
 

@@ -8,7 +8,7 @@ import pytest
 from banner_app import POLICY_TOML, build_site, make_policy
 from coreapp import client
 
-from consentgate.csp import ConsentCsp
+from consentgate.banner.csp import ConsentCsp
 
 ORIGIN = {"origin": "http://testserver"}
 

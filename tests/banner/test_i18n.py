@@ -12,7 +12,7 @@ from coreapp import client
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consentgate.i18n import LANGUAGES, LOCALES_DIR, Localizer, catalog, negotiate
+from consentgate.banner.i18n import LANGUAGES, LOCALES_DIR, Localizer, catalog, negotiate
 
 EN = json.loads((LOCALES_DIR / "en.json").read_text(encoding="utf-8"))
 

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentgate import ConsentMiddleware
-from consentgate.injection import COMPRESSED_SKIPPED, inject_before_body_end
+from consentgate.banner.injection import COMPRESSED_SKIPPED, inject_before_body_end
 
 MARK = b'data-consentgate="banner"'
 

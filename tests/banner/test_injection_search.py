@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.fuzzcount import tried
 
-from consentgate.injection import _last_body_end
+from consentgate.banner.injection import _last_body_end
 
 REFERENCE = re.compile(rb"</body\s*>", re.IGNORECASE)
 pieces = st.sampled_from(

@@ -16,11 +16,11 @@ import pytest
 from coreapp import decide
 from starlette.testclient import TestClient
 
-from consentgate.assets import package_dir
+from consentgate._files import package_dir
 from consentgate.cli import build_parser, main
-from consentgate.dashboard import COOKIE_NAME as DASHBOARD_COOKIE
+from consentgate.dashboard.app import COOKIE_NAME as DASHBOARD_COOKIE
 from consentgate.demo.app import POLICY_PATH, SessionRoles, create_demo_app
-from consentgate.policy import Policy
+from consentgate.enforce.policy import Policy
 
 TOKEN = "demo-dashboard-token-0123456789-abcdefgh"
 SESSION_KEY = "demo-session-key-0123456789-abcdefghijk"

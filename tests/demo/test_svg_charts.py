@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consentgate.svg_charts import Bar, PercentRow, _nice_ceiling, bar_chart, data_table, percent_bars
+from consentgate.dashboard.charts import Bar, PercentRow, _nice_ceiling, bar_chart, data_table, percent_bars
 
 SVG = "{http://www.w3.org/2000/svg}"
 # Text XML can hold (browsers parse more, but well-formed XML proves nothing leaked into markup).

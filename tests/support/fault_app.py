@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from coreapp import SECRET, make_policy
 
 from consentgate import ConsentMiddleware
-from consentgate.privacy_log import PrivacyLog
+from consentgate.log.privacy_log import PrivacyLog
 
 
 def _student(scope: Scope) -> bool:

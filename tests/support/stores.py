@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consentgate.store import Store, open_store
+from consentgate.log.stores.base import Store, open_store
 
 
 def receipt_consent_ids(store: Store | str) -> set[str]:

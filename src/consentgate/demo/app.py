@@ -34,16 +34,16 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from ..assets import package_dir
-from ..consent import Consent
-from ..dashboard import Dashboard
-from ..i18n import LANGUAGE_COOKIE, LANGUAGE_PARAM, LANGUAGES, Localizer, catalog
-from ..middleware import ConsentMiddleware
-from ..policy import Policy
-from ..privacy_log import PrivacyLog
-from ..store import Store, open_store
-from ..students import has_student_role
-from .texts import texts_for
+from consentgate._files import package_dir
+from consentgate.banner.i18n import LANGUAGE_COOKIE, LANGUAGE_PARAM, LANGUAGES, Localizer, catalog
+from consentgate.dashboard.app import Dashboard
+from consentgate.demo.texts import texts_for
+from consentgate.enforce.consent import Consent
+from consentgate.enforce.policy import Policy
+from consentgate.enforce.students import has_student_role
+from consentgate.log.privacy_log import PrivacyLog
+from consentgate.log.stores.base import Store, open_store
+from consentgate.middleware import ConsentMiddleware
 
 __all__ = ["POLICY_PATH", "DemoSettings", "SessionRoles", "create_demo_app"]
 

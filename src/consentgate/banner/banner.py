@@ -1,0 +1,213 @@
+"""The consent banner's HTML: rendered once per language and situation, then reused.
+
+The banner is server-rendered from ``templates/banner.html`` with the strings of one language
+only, plus a small JSON block (data, never executed) that the script ``static/consentgate.js``
+reads. The result depends on the language and the effective consent (granted categories,
+whether a choice is needed, the student and GPC locks), never on the visitor's identity, so it
+is cached per combination. Pages get it injected before ``</body>`` by the middleware, or place
+it by hand in a Jinja2 template::
+
+    templates.env.globals["consentgate_banner"] = consentgate_banner
+    ...
+    {{ consentgate_banner(request) }}
+
+The notice hash recorded with every decision (R-CON-9) is the SHA-256 of the exact notice text
+shown in the visitor's language: the first layer, the dialog and every category's texts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from starlette.requests import Request
+
+from consentgate._files import package_dir
+from consentgate.banner.assets import AssetStore
+from consentgate.banner.csp import NONCE_STATE_KEY
+from consentgate.banner.i18n import LANGUAGES, Localizer
+from consentgate.enforce.consent import Consent
+from consentgate.enforce.policy import Policy
+
+__all__ = ["BANNER_SCOPE_KEY", "PLACED_STATE_KEY", "Banner", "consentgate_banner"]
+
+BANNER_SCOPE_KEY = "consentgate.banner"
+PLACED_STATE_KEY = "consentgate_banner_placed"
+_CACHE_LIMIT = 512
+_JS = "consentgate.js"
+_CSS = "consentgate.css"
+
+#: Which catalog strings make up the notice a visitor reads (hashed as proof of what was shown).
+_NOTICE_KEYS = ("banner.title", "banner.text", "dialog.title", "dialog.intro")
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(str(package_dir("templates"))),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+def _key(consent: Consent, language: str) -> tuple[Any, ...]:
+    return (
+        language,
+        consent.granted,
+        consent.needs_choice,
+        consent.is_student,
+        consent.gpc,
+        tuple(consent.locked.items()),
+    )
+
+
+class Banner:
+    """Renders the banner for one middleware; every result is cached (bounded)."""
+
+    def __init__(self, policy: Policy, localizer: Localizer, assets: AssetStore, *, prefix: str) -> None:
+        self.policy = policy
+        self.localizer = localizer
+        self.prefix = prefix
+        self.js_url = assets.url(_JS)
+        self.css_url = assets.url(_CSS)
+        self.template = _environment().get_template("banner.html")
+        self._optional = policy.optional_categories
+        self._cookies = {
+            c.name: [[r.pattern, r.path, r.domain] for r in c.cookies]
+            for c in policy.categories
+            if not c.required
+        }
+        self._html: dict[tuple[Any, ...], str] = {}
+        self._bytes: dict[tuple[tuple[Any, ...], str | None], bytes] = {}
+        self._notice: dict[str, tuple[str, str]] = {}
+
+    # -- proof of what was shown -----------------------------------------------------------
+
+    def notice_text(self, language: str) -> str:
+        """The exact notice text shown in ``language`` (one line per piece of text)."""
+        return self._notice_entry(language)[0]
+
+    def notice_hash(self, language: str | None) -> str:
+        """SHA-256 (hex) of :meth:`notice_text`; an unknown language hashes the default's notice."""
+        if language not in LANGUAGES:
+            language = self.policy.default_language
+        return self._notice_entry(language)[1]
+
+    def _notice_entry(self, language: str) -> tuple[str, str]:
+        entry = self._notice.get(language)
+        if entry is None:
+            strings = self.localizer.catalog(language)
+            lines = [strings[key] for key in _NOTICE_KEYS]
+            for row in self._rows(language, frozenset(), {}):
+                lines.append(row["label"])
+                lines.append(row["description"])
+                if row["services"]:
+                    lines.append(f"{strings['category.services']}: {row['services']}")
+                if row["hosts"]:
+                    lines.append(f"{strings['category.hosts']}: {row['hosts']}")
+            text = "\n".join(lines)
+            entry = (text, hashlib.sha256(text.encode("utf-8")).hexdigest())
+            self._notice[language] = entry
+        return entry
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def _rows(self, language: str, granted: frozenset[str], locked: Any) -> list[dict[str, Any]]:
+        localizer = self.localizer
+        rows = []
+        for category in self.policy.categories:
+            rows.append(
+                {
+                    "name": category.name,
+                    "required": category.required,
+                    "label": localizer.label(category, language),
+                    "description": localizer.description(category, language),
+                    "services": ", ".join(category.services),
+                    "hosts": ", ".join(category.hosts),
+                    "checked": category.name in granted and not category.required,
+                    "locked": locked.get(category.name),
+                    "gpc_lockable": category.name in self.policy.gpc_denies,
+                }
+            )
+        return rows
+
+    def render(self, consent: Consent, language: str, nonce: str | None = None) -> str:
+        """The banner's HTML for this consent and language."""
+        key = _key(consent, language)
+        html = self._html.get(key)
+        if html is None:
+            html = self._render(consent, language)
+            if len(self._html) >= _CACHE_LIMIT:
+                self._html.clear()
+            self._html[key] = html
+        if nonce:
+            # Only for apps whose own CSP trusts scripts by nonce ('strict-dynamic').
+            html = html.replace('<script type="module"', f'<script nonce="{nonce}" type="module"', 1)
+        return html
+
+    def _render(self, consent: Consent, language: str) -> str:
+        strings = self.localizer.catalog(language)
+        granted = consent.granted
+        config = {
+            "endpoint": self.prefix,
+            "lang": language,
+            "granted": [c for c in self.policy.category_names if c in granted],
+            "optional": list(self._optional),
+            "locked": dict(consent.locked),
+            "needs": consent.needs_choice,
+            "student": consent.is_student,
+            "gpc": consent.gpc,
+            "gpcDenies": sorted(self.policy.gpc_denies),
+            "cookies": self._cookies,
+            "t": {k: strings[f"status.{k}"] for k in ("saving", "saved", "error")},
+        }
+        # ASCII-only JSON that cannot close its <script> element: "<" is escaped too.
+        data = json.dumps(config, ensure_ascii=True, separators=(",", ":")).replace("<", "\\u003c")
+        return self.template.render(
+            t=strings,
+            lang=language,
+            dir=strings.direction,
+            rows=self._rows(language, granted, consent.locked),
+            consent=consent,
+            gpc_denies=self.policy.gpc_denies,
+            config=Markup(data),  # noqa: S704 - JSON built above, "<" escaped
+            css_url=self.css_url,
+            js_url=self.js_url,
+        )
+
+    def snippet(self, consent: Consent, language: str, charset: str | None) -> bytes:
+        """The HTML as bytes for a page in ``charset``; without one, ASCII with character references
+        (correct in any ASCII-compatible encoding)."""
+        key = (_key(consent, language), charset)
+        data = self._bytes.get(key)
+        if data is None:
+            html = self.render(consent, language)
+            data = html.encode(charset or "ascii", "xmlcharrefreplace")
+            if len(self._bytes) >= _CACHE_LIMIT:
+                self._bytes.clear()
+            self._bytes[key] = data
+        return data
+
+
+def consentgate_banner(request: Request, nonce: str | None = None) -> Markup:
+    """Jinja2 helper: the banner's HTML for this request, placed where the template calls it.
+
+    The middleware then does not inject a second copy. ``nonce`` adds a nonce to the banner's
+    ``<script>`` for apps whose own CSP needs one (by default the middleware's nonce when its
+    consent-aware CSP is on).
+    """
+    scope = request.scope
+    banner = scope.get(BANNER_SCOPE_KEY)
+    consent = scope.get("consentgate.consent")
+    if not isinstance(banner, Banner) or not isinstance(consent, Consent):
+        raise RuntimeError("consentgate_banner() needs ConsentMiddleware in front of the app")
+    state = scope.setdefault("state", {})
+    state[PLACED_STATE_KEY] = True
+    language = banner.localizer.language_for(scope)
+    return Markup(banner.render(consent, language, nonce or state.get(NONCE_STATE_KEY)))  # noqa: S704

@@ -1,0 +1,72 @@
+"""How optional parts (the privacy log, the banner) plug into :class:`ConsentMiddleware`.
+
+The middleware stays one pure-ASGI class with one wrapped ``send``; an extension gets called at
+well-defined points instead of adding another middleware layer (which would cost a second
+``send`` wrapper and a second header scan per request).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from starlette.types import Receive, Scope, Send
+
+from consentgate.enforce.consent import Consent
+from consentgate.enforce.decisions import Decision
+
+__all__ = ["PrivacyLogHooks", "VisitSink"]
+
+
+@dataclass(frozen=True, slots=True)
+class VisitSink:
+    """What the middleware needs to queue a visit itself, inline in its send wrapper, when the log
+    counts the default way (successful GETs of HTML): the queue and when a visit may go in it.
+    Saves a method call and a second scan of the response headers on every page."""
+
+    queue: deque[Any]
+    queue_size: int
+    category: str
+    students: bool
+    dropped: Callable[[], None]
+    #: keep the proxy headers of a queued visit (trusted proxies are configured)
+    proxies: bool = False
+
+
+class PrivacyLogHooks(Protocol):
+    """What the middleware needs from a privacy log (see ``consentgate.log.privacy_log``)."""
+
+    async def record_decision(self, decision: Decision) -> None:
+        """Make the receipt durable (committed, or spooled) before returning."""
+
+    def record_visit(
+        self, scope: Scope, consent: Consent, status: int, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        """Called at ``http.response.start`` of every non-endpoint request: enqueue only, never block
+        or raise. It decides itself whether the request counts and whether consent allows it."""
+
+    def visit_sink(self) -> VisitSink | None:
+        """The queue for inline recording, or None to have ``record_visit`` called instead."""
+
+    async def start(self) -> None:
+        """Called on ``lifespan.startup``."""
+
+    async def stop(self) -> None:
+        """Called on ``lifespan.shutdown``: flush what is queued."""
+
+    async def handle(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        consent: Consent,
+        clear_headers: list[tuple[bytes, bytes]],
+    ) -> bool:
+        """Serve ``<prefix>/my-data`` and ``<prefix>/forget``; return False for other paths.
+
+        ``clear_headers`` are Set-Cookie headers that clear the consent cookie and delete every
+        non-essential cookie the request carries ("forget me" sends them).
+        """
+        ...
