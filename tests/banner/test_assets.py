@@ -157,7 +157,7 @@ from consentgate import ConsentMiddleware, Policy
 m = ConsentMiddleware(None, policy=Policy.from_toml("revision = 1"), secret_key="%s")
 print(a.package_dir("static"))
 print(a.package_dir("templates"))
-print(m.banner.render(m._no_choice_consent(False, False, None), "ar")[:400])
+print(m.banner.render(m.visitors.without_choice(), "ar")[:400])
 """
 
 

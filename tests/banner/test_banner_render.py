@@ -202,7 +202,7 @@ def test_rendering_is_cached_per_language_and_consent() -> None:
     tc = client(app)
     get_page(tc)
     banner = _middleware(app).banner
-    consent = _middleware(app)._no_choice_consent(False, False, None)
+    consent = _middleware(app).visitors.without_choice()
     first = banner.render(consent, "en")
     assert banner.render(consent, "en") is first
     assert banner.snippet(consent, "en", "utf-8") is banner.snippet(consent, "en", "utf-8")

@@ -146,7 +146,7 @@ class Injector:
 
 def _set_length(message: Message, length: int) -> None:
     """Set the Content-Length of a start message whose header list is the middleware's own
-    (``_filter_outbound`` built it), so it is changed in place."""
+    (its outbound filter built it), so it is changed in place."""
     headers = message["headers"]
     for index, (key, _) in enumerate(headers):
         if key == b"content-length" or (len(key) == 14 and key.lower() == b"content-length"):
@@ -199,16 +199,13 @@ class PageHook:
         self.language_for = language_for
         self._warned = False
 
-    def response_start(self, scope: Scope, consent: Consent, message: Message, send: Send) -> Send | None:
-        """Adjust ``message`` for an HTML page; return a wrapping ``send`` when injecting."""
-        headers = message["headers"]
-        content_type = b""
-        encoded = False
-        for key, value in headers:  # ASGI header names are lowercase
-            if key == b"content-type":
-                content_type = value
-            elif key == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
-                encoded = True
+    def response_start(
+        self, scope: Scope, consent: Consent, message: Message, send: Send, content_type: bytes, encoded: bool
+    ) -> Send | None:
+        """Adjust ``message`` for an HTML page; return a wrapping ``send`` when injecting.
+
+        ``content_type`` and ``encoded`` (a Content-Encoding other than identity) were read from the
+        response's headers, names compared case-insensitively, by the middleware's header pass."""
         if content_type[:9].lower() != b"text/html" or content_type[9:10] not in (b"", b";", b" "):
             return None
         state = scope.get("state") or {}

@@ -19,10 +19,10 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from consentgate.banner.i18n import LANGUAGES, Localizer
 from consentgate.enforce.consent import Consent, ConsentResolver
 from consentgate.enforce.consent_cookie import ConsentCookieCodec, StoredChoice, new_consent_id
 from consentgate.enforce.decisions import Decision, DecisionHook, call_hook
+from consentgate.enforce.hooks import Wording
 from consentgate.enforce.policy import ESSENTIAL, Policy
 from consentgate.enforce.rate_limit import DEFAULT_DECISION_RATE_LIMIT, DecisionRateLimit, RateLimiter
 
@@ -122,10 +122,10 @@ class ConsentEndpoints:
         notice_hash: Callable[[str | None], str],
         gpc_last_update: date,
         rate_limit: DecisionRateLimit | None = DEFAULT_DECISION_RATE_LIMIT,
-        localizer: Localizer | None = None,
+        wording: Wording | None = None,
     ) -> None:
         self.policy = policy
-        self.localizer = localizer
+        self.wording = wording
         self.rate_limiter = RateLimiter(rate_limit) if rate_limit is not None else None
         self.codec = codec
         self.resolver = resolver
@@ -194,11 +194,8 @@ class ConsentEndpoints:
     def state(self, consent: Consent, scope: Scope, language: str | None = None) -> dict[str, Any]:
         """What the banner needs: the effective consent and the policy's categories, with labels in
         the request's language (``language`` when it is one of the banner's)."""
-        localizer = self.localizer
-        if localizer is None:
-            language = self.policy.default_language
-        else:
-            language = localizer.language_for(scope, language)
+        wording = self.wording
+        language = self.policy.default_language if wording is None else wording.language_for(scope, language)
         return {
             "consent": consent.as_dict(self.policy),
             "language": language,
@@ -206,11 +203,11 @@ class ConsentEndpoints:
                 {
                     "name": c.name,
                     "required": c.required,
-                    "label": localizer.label(c, language)
-                    if localizer
+                    "label": wording.label(c, language)
+                    if wording
                     else c.label(language) or c.name.replace("_", " ").capitalize(),
-                    "description": localizer.description(c, language)
-                    if localizer
+                    "description": wording.description(c, language)
+                    if wording
                     else c.description(language) or "",
                     "cookies": [r.pattern for r in c.cookies],
                     "hosts": list(c.hosts),
@@ -281,8 +278,8 @@ class ConsentEndpoints:
         gpc = consent.gpc or body.get("gpc") is True
         if gpc and not consent.gpc:
             stored = stored - self.policy.gpc_denies
-        if self.localizer is not None and language not in LANGUAGES:
-            language = language or self.localizer.language_for(scope)
+        if language is None and self.wording is not None:
+            language = self.wording.language_for(scope)
         consent_id = previous.consent_id if previous is not None else new_consent_id()
         now = int(time.time())
         stored_choice = StoredChoice(stored, self.policy.revision, now, consent_id)

@@ -1,4 +1,4 @@
-"""How optional parts (the privacy log, the banner) plug into :class:`ConsentMiddleware`.
+"""How the other parts (the privacy log, the banner's wording) plug into enforcement.
 
 The middleware stays one pure-ASGI class with one wrapped ``send``; an extension gets called at
 well-defined points instead of adding another middleware layer (which would cost a second
@@ -16,8 +16,26 @@ from starlette.types import Receive, Scope, Send
 
 from consentgate.enforce.consent import Consent
 from consentgate.enforce.decisions import Decision
+from consentgate.enforce.policy import Category
 
-__all__ = ["PrivacyLogHooks", "VisitSink"]
+__all__ = ["PrivacyLogHooks", "VisitSink", "Wording"]
+
+
+class Wording(Protocol):
+    """The words a visitor reads about categories, in their language (the banner's catalogs:
+    :class:`consentgate.banner.i18n.Localizer`)."""
+
+    def language_for(self, scope: Scope, override: str | None = None) -> str:
+        """The language to answer this request in (``override`` when it is one we speak)."""
+        ...
+
+    def label(self, category: Category, language: str) -> str:
+        """The category's name as the banner shows it."""
+        ...
+
+    def description(self, category: Category, language: str) -> str:
+        """One or two sentences on what the category is for."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,186 @@
+"""The cookie filters: which cookies a request may carry in, and which ``Set-Cookie`` may go out.
+
+Both directions decide by cookie *name* and the categories granted, and both are memoised on
+exactly that, never on cookie values (which change on nearly every request of a real browser):
+
+* inbound, on the request's *name shape* (its ``Cookie`` header with every value cut out) and
+  the granted set; the header is rebuilt only when a cookie is removed;
+* outbound, on the bytes of a ``Set-Cookie`` before its first ``=`` and the granted set.
+
+Response header names are compared case-insensitively (some frameworks, Django among them, send
+``Content-Type``); untouched headers pass byte-exact and in order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from consentgate.enforce.consent_cookie import COOKIE_NAME, SECURE_COOKIE_NAME
+from consentgate.enforce.cookie_headers import deletion_header, set_cookie_name
+from consentgate.enforce.memo import Memo
+from consentgate.enforce.policy import Policy
+
+__all__ = ["CookieFilter", "InboundVerdict", "Outbound"]
+
+Header = tuple[bytes, bytes]
+_CONSENT_NAMES = frozenset({COOKIE_NAME, SECURE_COOKIE_NAME})
+_VALUES = re.compile(rb"=[^;]*")  # a Cookie header's values; what is left is its name shape
+_WSP = b" \t"
+_VARY_TOKENS = (b"Cookie", b"Sec-GPC")
+_VARY_HEADER = (b"vary", b"Cookie, Sec-GPC")
+_SHAPE_LIMIT = 8192  # distinct (name shape, granted) pairs held (x2 generations)
+_NAME_LIMIT = 4096  # distinct Set-Cookie names held per granted set
+
+
+class InboundVerdict(NamedTuple):
+    """What to do with one name shape under one granted set."""
+
+    keep: tuple[bool, ...] | None
+    """Per ``;``-separated piece, whether it stays; ``None`` when every piece stays."""
+    withdrawn: tuple[str, ...]
+    """Names a policy rule knows that are not allowed now: the browser is told to delete them."""
+
+
+class Outbound(NamedTuple):
+    """A response start's filtered headers, and what the banner and the log need to know of it."""
+
+    headers: list[Header]
+    content_type: bytes
+    encoded: bool
+    """The body has a Content-Encoding other than identity (compressed: not injectable)."""
+
+
+class CookieFilter:
+    """Applies one policy's cookie rules; built once per middleware."""
+
+    def __init__(self, policy: Policy, *, vary_always: bool = False) -> None:
+        self.policy = policy
+        self.vary_always = vary_always
+        self._allow_unknown = policy.unknown_cookies == "allow"
+        self._inbound: Memo[tuple[bytes, frozenset[str]], InboundVerdict] = Memo(
+            self._judge_shape, _SHAPE_LIMIT
+        )
+        self._outbound: Memo[frozenset[str], Memo[bytes, bool]] = Memo(self._name_table, 64)
+
+    # -- decisions -------------------------------------------------------------------------
+
+    def allowed(self, name: str, granted: frozenset[str]) -> bool:
+        """Whether a cookie of this name may be stored or sent under ``granted``."""
+        if name in _CONSENT_NAMES:
+            return True
+        category = self.policy.category_of_cookie(name)
+        if category is None:
+            return self._allow_unknown
+        return category in granted
+
+    def _judge_shape(self, key: tuple[bytes, frozenset[str]]) -> InboundVerdict:
+        shape, granted = key
+        keep: list[bool] = []
+        withdrawn: dict[str, None] = {}
+        removed = False
+        for piece in shape.split(b";"):
+            name_bytes = piece.strip(_WSP)
+            if not name_bytes:
+                keep.append(False)  # an empty piece: left out if the header is rebuilt anyway
+                continue
+            if name_bytes.endswith(b"="):
+                name = name_bytes[:-1].rstrip(_WSP).decode("utf-8", "surrogateescape")
+            else:
+                name = ""  # a bare value: a nameless cookie
+            allowed = self.allowed(name, granted)
+            keep.append(allowed)
+            if allowed:
+                continue
+            removed = True
+            # Only cookies a rule names are deleted: an unknown one may belong to another app.
+            if name and self.policy.category_of_cookie(name) is not None:
+                withdrawn[name] = None
+        return InboundVerdict(tuple(keep) if removed else None, tuple(withdrawn))
+
+    def _name_table(self, granted: frozenset[str]) -> Memo[bytes, bool]:
+        return Memo(lambda segment: self.allowed(_segment_name(segment), granted), _NAME_LIMIT)
+
+    # -- inbound ---------------------------------------------------------------------------
+
+    def inbound(self, header: bytes, granted: frozenset[str]) -> tuple[bytes | None, tuple[str, ...]]:
+        """The request's ``Cookie`` header without disallowed cookies (``None``: unchanged, ``b""``:
+        none left) and the known names the browser should delete (R-CON-6)."""
+        verdict = self._inbound[(_VALUES.sub(b"=", header), granted)]
+        if verdict.keep is None:
+            return None, verdict.withdrawn
+        kept = [
+            piece.strip(_WSP) for piece, keep in zip(header.split(b";"), verdict.keep, strict=True) if keep
+        ]
+        return b"; ".join(kept), verdict.withdrawn
+
+    def deletion_headers(self, names: Iterable[str], https: bool) -> list[Header]:
+        """``Set-Cookie`` headers deleting these cookies with their rules' Path and Domain (R-CK-2)."""
+        out = []
+        for name in names:
+            rule = self.policy.deletion_rule(name)
+            out.append((b"set-cookie", deletion_header(name, rule.path, rule.domain, secure=https)))
+        return out
+
+    # -- outbound --------------------------------------------------------------------------
+
+    def outbound(
+        self,
+        headers: Iterable[Header],
+        granted: frozenset[str],
+        withdrawn: tuple[str, ...],
+        https: bool,
+    ) -> Outbound:
+        """Drop ``Set-Cookie`` headers of disallowed categories, delete ``withdrawn`` cookies and
+        add ``Vary`` where the response depends on consent."""
+        names = self._outbound[granted]
+        out: list[Header] = []
+        vary_index = -1
+        sets_cookie = False
+        changed = bool(withdrawn)
+        content_type = b""
+        encoded = False
+        for item in headers:
+            key = item[0].lower()
+            if key == b"set-cookie":
+                sets_cookie = True
+                # A cookie's name is fixed by the bytes before the first "=" (a ";" among them,
+                # or no "=" at all, makes it nameless): memoised on those, not on the value.
+                value = item[1]
+                eq = value.find(b"=")
+                if not names[value[:eq] if eq >= 0 else b";"]:
+                    changed = True
+                    continue
+            elif key == b"vary":
+                vary_index = len(out)
+            elif key == b"content-type":
+                content_type = item[1]
+            elif key == b"content-encoding":
+                encoded = item[1].strip().lower() not in (b"", b"identity")
+            out.append(item)
+        if withdrawn:
+            out.extend(self.deletion_headers(withdrawn, https))
+        is_html = content_type[:9].lower() == b"text/html"
+        if self.vary_always or sets_cookie or is_html or changed:
+            if vary_index < 0:
+                out.append(_VARY_HEADER)
+            else:
+                _add_vary(out, vary_index)
+        return Outbound(out, content_type, encoded)
+
+
+def _segment_name(segment: bytes) -> str:
+    """The cookie name of a Set-Cookie value that starts with ``segment`` and then ``=``."""
+    return set_cookie_name(segment + b"=") if segment != b";" else ""
+
+
+def _add_vary(headers: list[Header], index: int) -> None:
+    """Add our tokens to the app's own Vary header at ``index`` (the ones it lacks)."""
+    name, value = headers[index]
+    present = {token.strip().lower() for token in value.split(b",")}
+    if b"*" in present:
+        return
+    missing = [t for t in _VARY_TOKENS if t.lower() not in present]
+    if missing:
+        headers[index] = (name, b", ".join([value, *missing]))
