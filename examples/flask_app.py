@@ -10,8 +10,7 @@ from a2wsgi import WSGIMiddleware
 from flask import Flask, make_response, request
 from flask.typing import ResponseReturnValue
 
-from consentgate import Consent, ConsentMiddleware
-from consentgate.middleware import SCOPE_KEY
+from consentgate import SCOPE_KEY, Consent, ConsentMiddleware
 
 try:
     from ._common import POLICY, secret_key

@@ -34,7 +34,7 @@ def test_wheel_ships_static_templates_schema_and_py_typed(tmp_path: Path) -> Non
     for required in (
         "consentgate/__init__.py",
         "consentgate/middleware.py",
-        "consentgate/banner/locales/en.json",
+        "consentgate/i18n/locales/en.json",
         "consentgate/enforce/policy.schema.json",
         "consentgate/py.typed",
     ):

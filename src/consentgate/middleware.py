@@ -27,7 +27,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from consentgate.banner.assets import AssetStore
 from consentgate.banner.banner import BANNER_SCOPE_KEY, Banner
 from consentgate.banner.csp import NONCE_STATE_KEY, ConsentCsp
-from consentgate.banner.i18n import LanguageChooser, Localizer
 from consentgate.banner.injection import PageHook
 from consentgate.enforce.consent import Consent, ConsentResolver
 from consentgate.enforce.consent_cookie import ConsentCookieCodec, StoredChoice
@@ -45,6 +44,7 @@ from consentgate.enforce.students import (
     default_tenant_resolver,
 )
 from consentgate.enforce.visitors import Situation, Visitors, consent_cookie_value
+from consentgate.i18n.catalogs import LanguageChooser, Localizer
 from consentgate.log.visits import VisitIdentity, identity_of, queued_visit
 
 __all__ = ["SCOPE_KEY", "ConsentMiddleware"]

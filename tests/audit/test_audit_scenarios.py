@@ -10,20 +10,17 @@ import pytest
 from sites import ANALYTICS_HOST, MARKETING_HOST, policy
 
 from consentgate import Policy
-from consentgate.audit.auditor import (
-    AuditError,
-    AuditOptions,
+from consentgate.audit.findings import (
     AuditResult,
-    Scenario,
     ScenarioResult,
     SeenCookie,
     SeenRequest,
-    build_scenarios,
     category_of_host,
     classify_cookie,
     judge,
 )
 from consentgate.audit.report import REPORT_SCHEMA, ProgressDisplay, render_json, render_text, report_dict
+from consentgate.audit.scenarios import AuditError, AuditOptions, Scenario, build_scenarios
 
 FIRST = Scenario("first-visit", "First visit, no action", "none")
 DENY = Scenario("deny-all", "Deny All", "deny_all")

@@ -10,8 +10,8 @@ import re
 from typing import Any
 
 import pytest
-from banner_app import SECRET, build_site, make_policy
 from coreapp import client
+from support.banner_app import SECRET, build_site, make_policy
 
 from consentgate import ConsentMiddleware
 from consentgate._files import package_dir

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from banner_app import build_site, make_policy
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 from starlette.types import ASGIApp
+from support.banner_app import build_site, make_policy
 
-from consentgate.banner.i18n import LANGUAGES, catalog
+from consentgate.i18n.catalogs import LANGUAGES, catalog
 
 pytestmark = pytest.mark.e2e
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from banner_app import build_site
 from coreapp import client
+from support.banner_app import build_site
 
 from consentgate import Decision
 

@@ -10,18 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from banner_app import SECRET, build_site, make_policy
 from coreapp import client
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
+from support.banner_app import SECRET, build_site, make_policy
 
 from consentgate import ConsentMiddleware, Decision
 from consentgate._files import package_dir
 from consentgate.banner.banner import consentgate_banner
-from consentgate.banner.i18n import LANGUAGES, catalog
+from consentgate.i18n.catalogs import LANGUAGES, catalog
 
 ROOT = re.compile(r'<div class="cg" data-consentgate="banner"[^>]*>')
 

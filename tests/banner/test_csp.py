@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from banner_app import POLICY_TOML, build_site, make_policy
 from coreapp import client
+from support.banner_app import POLICY_TOML, build_site, make_policy
 
 from consentgate.banner.csp import ConsentCsp
 

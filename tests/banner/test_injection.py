@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from banner_app import SECRET, make_policy
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.banner_app import SECRET, make_policy
 
 from consentgate import ConsentMiddleware
 from consentgate.banner.injection import COMPRESSED_SKIPPED, inject_before_body_end

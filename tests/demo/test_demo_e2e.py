@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 from support.live_server import wait_for_port
 from support.postgres import free_port
 
-from consentgate.log.stores.base import open_store
+from consentgate.log.stores.factory import open_store
 
 
 def demo_command() -> list[str]:

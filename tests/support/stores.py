@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from consentgate.log.stores.base import Store, open_store
+from consentgate.log.stores.base import Store
+from consentgate.log.stores.factory import open_store
 
 
 def receipt_consent_ids(store: Store | str) -> set[str]:

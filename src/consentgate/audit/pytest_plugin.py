@@ -29,7 +29,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from consentgate.audit.auditor import CONSENT_COOKIE_NAMES, click_our_banner
+from consentgate.audit.controls import click_our_banner
+from consentgate.audit.findings import CONSENT_COOKIE_NAMES
 from consentgate.enforce.consent_cookie import ConsentCookieCodec, new_consent_id
 from consentgate.enforce.keys import SecretKeys
 from consentgate.enforce.policy import ESSENTIAL, Policy

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TextIO
 
-from consentgate.audit.auditor import AuditResult, ScenarioResult, SeenCookie, SeenRequest, Violation
+from consentgate.audit.findings import AuditResult, ScenarioResult, SeenCookie, SeenRequest, Violation
 
 __all__ = ["REPORT_SCHEMA", "ProgressDisplay", "render_json", "render_text", "report_dict"]
 

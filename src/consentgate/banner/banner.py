@@ -29,9 +29,9 @@ from starlette.requests import Request
 from consentgate._files import package_dir
 from consentgate.banner.assets import AssetStore
 from consentgate.banner.csp import NONCE_STATE_KEY
-from consentgate.banner.i18n import LANGUAGES, Localizer
 from consentgate.enforce.consent import Consent
 from consentgate.enforce.policy import Policy
+from consentgate.i18n.catalogs import LANGUAGES, Localizer
 
 __all__ = ["BANNER_SCOPE_KEY", "PLACED_STATE_KEY", "Banner", "consentgate_banner"]
 

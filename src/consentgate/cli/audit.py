@@ -33,8 +33,9 @@ def _student_cookie(text: str | None) -> tuple[str, str] | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from consentgate.audit.auditor import AuditError, AuditOptions, run_audit
+    from consentgate.audit.auditor import run_audit
     from consentgate.audit.report import ProgressDisplay, render_json, render_text
+    from consentgate.audit.scenarios import AuditError, AuditOptions
 
     try:
         policy = Policy.from_file(args.policy)

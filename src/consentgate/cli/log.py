@@ -17,7 +17,9 @@ from typing import TextIO
 
 from consentgate.enforce.policy import Policy, PolicyError, Retention
 from consentgate.log.spool import Spool
-from consentgate.log.stores.base import Store, StoreError, StoreStats, StoreUnavailable, open_store
+from consentgate.log.stores.base import Store, StoreError, StoreUnavailable
+from consentgate.log.stores.factory import open_store
+from consentgate.log.stores.results import StoreStats
 
 __all__ = ["DEFAULT_STORE", "register"]
 

@@ -35,14 +35,15 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from consentgate._files import package_dir
-from consentgate.banner.i18n import LANGUAGE_COOKIE, LANGUAGE_PARAM, LANGUAGES, Localizer, catalog
 from consentgate.dashboard.app import Dashboard
 from consentgate.demo.texts import texts_for
 from consentgate.enforce.consent import Consent
 from consentgate.enforce.policy import Policy
 from consentgate.enforce.students import has_student_role
+from consentgate.i18n.catalogs import LANGUAGE_COOKIE, LANGUAGE_PARAM, LANGUAGES, Localizer, catalog
 from consentgate.log.privacy_log import PrivacyLog
-from consentgate.log.stores.base import Store, open_store
+from consentgate.log.stores.base import Store
+from consentgate.log.stores.factory import open_store
 from consentgate.middleware import ConsentMiddleware
 
 __all__ = ["POLICY_PATH", "DemoSettings", "SessionRoles", "create_demo_app"]

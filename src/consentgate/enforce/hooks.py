@@ -23,7 +23,7 @@ __all__ = ["PrivacyLogHooks", "VisitSink", "Wording"]
 
 class Wording(Protocol):
     """The words a visitor reads about categories, in their language (the banner's catalogs:
-    :class:`consentgate.banner.i18n.Localizer`)."""
+    :class:`consentgate.i18n.catalogs.Localizer`)."""
 
     def language_for(self, scope: Scope, override: str | None = None) -> str:
         """The language to answer this request in (``override`` when it is one we speak)."""

@@ -9,13 +9,10 @@ inline script; its "Forget me" button is a plain form POST.
 the request carried (R-VIS-2). It is refused for cross-site requests, like ``POST /_consent``.
 """
 
-# The Japanese and Chinese texts use full-width punctuation on purpose.
-# ruff: noqa: RUF001
-
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -28,217 +25,14 @@ from consentgate._files import package_dir
 from consentgate.enforce.consent import Consent
 from consentgate.enforce.endpoints import RequestError, check_same_origin, header
 from consentgate.enforce.policy import SUPPORTED_LANGUAGES, Policy
-from consentgate.log.stores.base import Deleted, Store, StoreError
+from consentgate.log.rights_messages import MESSAGES
+from consentgate.log.stores.base import Store, StoreError
+from consentgate.log.stores.results import Deleted
 
 __all__ = ["MESSAGES", "DataRights", "pick_language", "templates_dir"]
 
 _NO_STORE = {"cache-control": "no-store"}
 _RTL = frozenset({"ar"})
-
-MESSAGES: Mapping[str, Mapping[str, str]] = {
-    "en": {
-        "title": "Your data",
-        "intro": "Everything this site has recorded under your consent ID. Nothing here names you: "
-        "the ID is random and is kept only in your consent cookie.",
-        "no_id": "You have not made a consent choice on this site, so nothing is recorded about you.",
-        "consent_id": "Consent ID",
-        "choice": "Your current choice",
-        "allowed": "Allowed",
-        "refused": "Not allowed",
-        "receipts": "Your consent decisions",
-        "receipts_none": "No decisions recorded.",
-        "visits": "Recorded visits",
-        "visits_none": "No visits recorded.",
-        "col_time": "Time (UTC)",
-        "col_method": "How",
-        "col_notes": "Notes",
-        "col_path": "Page",
-        "col_browser": "Browser",
-        "col_system": "System",
-        "col_device": "Device",
-        "col_country": "Country",
-        "col_network": "Network (shortened IP)",
-        "col_referrer": "Came from",
-        "note_gpc": "Global Privacy Control honoured",
-        "note_student": "student session",
-        "forget_heading": "Delete my data",
-        "forget_text": "This deletes every record above and your consent choice. "
-        "The banner will ask you again.",
-        "forget_button": "Forget me",
-        "forgotten": "Your data has been deleted: {receipts} decision(s) and {visits} visit record(s). "
-        "Your consent choice is cleared.",
-        "unavailable": "Your records cannot be reached right now. Please try again later.",
-        "json_link": "Download as JSON",
-    },
-    "es": {
-        "title": "Tus datos",
-        "intro": "Todo lo que este sitio ha registrado con tu identificador de consentimiento. Nada aquí "
-        "te identifica: el identificador es aleatorio y solo está en tu cookie de consentimiento.",
-        "no_id": "No has tomado ninguna decisión de consentimiento en este sitio, así que no hay nada "
-        "registrado sobre ti.",
-        "consent_id": "Identificador de consentimiento",
-        "choice": "Tu elección actual",
-        "allowed": "Permitido",
-        "refused": "No permitido",
-        "receipts": "Tus decisiones de consentimiento",
-        "receipts_none": "No hay decisiones registradas.",
-        "visits": "Visitas registradas",
-        "visits_none": "No hay visitas registradas.",
-        "col_time": "Hora (UTC)",
-        "col_method": "Cómo",
-        "col_notes": "Notas",
-        "col_path": "Página",
-        "col_browser": "Navegador",
-        "col_system": "Sistema",
-        "col_device": "Dispositivo",
-        "col_country": "País",
-        "col_network": "Red (IP acortada)",
-        "col_referrer": "Procedencia",
-        "note_gpc": "Global Privacy Control respetado",
-        "note_student": "sesión de estudiante",
-        "forget_heading": "Borrar mis datos",
-        "forget_text": "Esto borra todos los registros anteriores y tu elección de consentimiento. "
-        "El aviso te lo volverá a preguntar.",
-        "forget_button": "Olvidarme",
-        "forgotten": "Tus datos se han borrado: {receipts} decisión(es) y {visits} registro(s) de visita. "
-        "Tu elección de consentimiento se ha eliminado.",
-        "unavailable": "Ahora mismo no se puede acceder a tus registros. Inténtalo de nuevo más tarde.",
-        "json_link": "Descargar en JSON",
-    },
-    "fr": {
-        "title": "Vos données",
-        "intro": "Tout ce que ce site a enregistré sous votre identifiant de consentement. Rien ici ne "
-        "vous nomme : l'identifiant est aléatoire et ne se trouve que dans votre cookie de consentement.",
-        "no_id": "Vous n'avez fait aucun choix de consentement sur ce site ; rien n'est donc enregistré "
-        "à votre sujet.",
-        "consent_id": "Identifiant de consentement",
-        "choice": "Votre choix actuel",
-        "allowed": "Autorisé",
-        "refused": "Non autorisé",
-        "receipts": "Vos décisions de consentement",
-        "receipts_none": "Aucune décision enregistrée.",
-        "visits": "Visites enregistrées",
-        "visits_none": "Aucune visite enregistrée.",
-        "col_time": "Heure (UTC)",
-        "col_method": "Comment",
-        "col_notes": "Remarques",
-        "col_path": "Page",
-        "col_browser": "Navigateur",
-        "col_system": "Système",
-        "col_device": "Appareil",
-        "col_country": "Pays",
-        "col_network": "Réseau (IP tronquée)",
-        "col_referrer": "Provenance",
-        "note_gpc": "Global Privacy Control respecté",
-        "note_student": "session élève",
-        "forget_heading": "Supprimer mes données",
-        "forget_text": "Cela supprime tous les enregistrements ci-dessus ainsi que votre choix de "
-        "consentement. Le bandeau vous le redemandera.",
-        "forget_button": "M'oublier",
-        "forgotten": "Vos données ont été supprimées : {receipts} décision(s) et {visits} visite(s). "
-        "Votre choix de consentement est effacé.",
-        "unavailable": "Vos enregistrements sont inaccessibles pour le moment. Réessayez plus tard.",
-        "json_link": "Télécharger en JSON",
-    },
-    "ar": {
-        "title": "بياناتك",
-        "intro": "كل ما سجّله هذا الموقع تحت معرّف الموافقة الخاص بك. لا شيء هنا يدل على هويتك: "
-        "المعرّف عشوائي ولا يوجد إلا في ملف تعريف الارتباط الخاص بالموافقة.",
-        "no_id": "لم تتخذ أي قرار بشأن الموافقة على هذا الموقع، لذلك لا يوجد أي سجل عنك.",
-        "consent_id": "معرّف الموافقة",
-        "choice": "اختيارك الحالي",
-        "allowed": "مسموح",
-        "refused": "غير مسموح",
-        "receipts": "قرارات الموافقة الخاصة بك",
-        "receipts_none": "لا توجد قرارات مسجلة.",
-        "visits": "الزيارات المسجلة",
-        "visits_none": "لا توجد زيارات مسجلة.",
-        "col_time": "الوقت (UTC)",
-        "col_method": "الطريقة",
-        "col_notes": "ملاحظات",
-        "col_path": "الصفحة",
-        "col_browser": "المتصفح",
-        "col_system": "النظام",
-        "col_device": "الجهاز",
-        "col_country": "البلد",
-        "col_network": "الشبكة (عنوان IP مختصر)",
-        "col_referrer": "المصدر",
-        "note_gpc": "تم احترام إشارة التحكم العالمي في الخصوصية",
-        "note_student": "جلسة طالب",
-        "forget_heading": "حذف بياناتي",
-        "forget_text": "يحذف هذا كل السجلات أعلاه واختيارك بشأن الموافقة. سيسألك الشريط مرة أخرى.",
-        "forget_button": "انسَني",
-        "forgotten": "تم حذف بياناتك: {receipts} قرار و{visits} سجل زيارة. تم مسح اختيارك بشأن الموافقة.",
-        "unavailable": "لا يمكن الوصول إلى سجلاتك الآن. يُرجى المحاولة لاحقًا.",
-        "json_link": "تنزيل بصيغة JSON",
-    },
-    "ja": {
-        "title": "あなたのデータ",
-        "intro": "このサイトがあなたの同意IDで記録したすべての情報です。あなたを特定する情報は含まれません。"
-        "IDはランダムで、同意Cookieの中にだけ保存されています。",
-        "no_id": "このサイトで同意の選択をしていないため、あなたに関する記録はありません。",
-        "consent_id": "同意ID",
-        "choice": "現在の選択",
-        "allowed": "許可",
-        "refused": "不許可",
-        "receipts": "同意の記録",
-        "receipts_none": "記録された同意はありません。",
-        "visits": "記録された訪問",
-        "visits_none": "記録された訪問はありません。",
-        "col_time": "日時 (UTC)",
-        "col_method": "方法",
-        "col_notes": "備考",
-        "col_path": "ページ",
-        "col_browser": "ブラウザ",
-        "col_system": "OS",
-        "col_device": "端末",
-        "col_country": "国",
-        "col_network": "ネットワーク (短縮IP)",
-        "col_referrer": "参照元",
-        "note_gpc": "グローバル・プライバシー・コントロールを尊重しました",
-        "note_student": "生徒のセッション",
-        "forget_heading": "データを削除",
-        "forget_text": "上記のすべての記録と同意の選択を削除します。バナーが改めて確認します。",
-        "forget_button": "データを削除する",
-        "forgotten": "データを削除しました（同意 {receipts} 件、訪問記録 {visits} 件）。"
-        "同意の選択も消去しました。",
-        "unavailable": "現在、記録にアクセスできません。しばらくしてからもう一度お試しください。",
-        "json_link": "JSONでダウンロード",
-    },
-    "zh": {
-        "title": "你的数据",
-        "intro": "本网站以你的同意编号记录的全部内容。这里没有任何能识别你身份的信息：编号是随机的，"
-        "只保存在你的同意 Cookie 中。",
-        "no_id": "你尚未在本网站做出同意选择，因此没有关于你的记录。",
-        "consent_id": "同意编号",
-        "choice": "你当前的选择",
-        "allowed": "允许",
-        "refused": "不允许",
-        "receipts": "你的同意决定",
-        "receipts_none": "没有记录的决定。",
-        "visits": "记录的访问",
-        "visits_none": "没有记录的访问。",
-        "col_time": "时间 (UTC)",
-        "col_method": "方式",
-        "col_notes": "备注",
-        "col_path": "页面",
-        "col_browser": "浏览器",
-        "col_system": "系统",
-        "col_device": "设备",
-        "col_country": "国家/地区",
-        "col_network": "网络（截短的 IP）",
-        "col_referrer": "来源",
-        "note_gpc": "已遵循全球隐私控制信号",
-        "note_student": "学生会话",
-        "forget_heading": "删除我的数据",
-        "forget_text": "这将删除上面的所有记录以及你的同意选择。横幅会再次询问你。",
-        "forget_button": "忘记我",
-        "forgotten": "你的数据已删除：{receipts} 条决定和 {visits} 条访问记录。你的同意选择已清除。",
-        "unavailable": "暂时无法访问你的记录，请稍后再试。",
-        "json_link": "下载 JSON",
-    },
-}
-
 
 def templates_dir() -> Path:
     """``consentgate/templates`` in an installed wheel; the repository's ``templates/`` otherwise."""

@@ -41,7 +41,9 @@ from consentgate.log.geo import CountryLookup
 from consentgate.log.minimise import Minimiser
 from consentgate.log.receipts import Receipt
 from consentgate.log.spool import Spool
-from consentgate.log.stores.base import Deleted, Store, StoreError, StoreUnavailable, open_store
+from consentgate.log.stores.base import Store, StoreError, StoreUnavailable
+from consentgate.log.stores.factory import open_store
+from consentgate.log.stores.results import Deleted
 from consentgate.log.stores.sqlite import SQLiteStore
 from consentgate.log.visits import VisitLog, identity_of, queued_visit
 

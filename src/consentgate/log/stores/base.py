@@ -20,9 +20,7 @@ same way in both databases, and ``substr(time, 1, 10)`` is the day.
 from __future__ import annotations
 
 import abc
-import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -30,19 +28,22 @@ from typing import Any
 from consentgate.enforce.policy import Retention
 from consentgate.log.minimise import VisitRecord
 from consentgate.log.receipts import Receipt, format_time
+from consentgate.log.stores.results import CategoryStats, DayStats, Deleted, StoreStats
+from consentgate.log.stores.schema import (
+    INSERT_CHOICE,
+    INSERT_RECEIPT,
+    INSERT_VISIT,
+    SELECT_RECEIPTS,
+    SELECT_VISITS,
+    VISIT_TABLES,
+    choice_rows,
+    receipt_from_row,
+    receipt_row,
+    visit_from_row,
+    visit_row,
+)
 
-__all__ = [
-    "MIGRATIONS",
-    "SCHEMA_VERSION",
-    "CategoryStats",
-    "DayStats",
-    "Deleted",
-    "Store",
-    "StoreError",
-    "StoreStats",
-    "StoreUnavailable",
-    "open_store",
-]
+__all__ = ["Store", "StoreError", "StoreUnavailable"]
 
 
 class StoreError(Exception):
@@ -51,306 +52,6 @@ class StoreError(Exception):
 
 class StoreUnavailable(StoreError):
     """The database cannot be reached or written right now (an outage: worth retrying later)."""
-
-
-# -- schema -------------------------------------------------------------------------------------
-
-# Each migration is a list of statements; ``{id}`` is the backend's auto-increment key column.
-# Never edit a released migration: add the next one.
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (
-        1,
-        (
-            """CREATE TABLE consentgate_receipts (
-                receipt_id TEXT PRIMARY KEY,
-                consent_id TEXT NOT NULL,
-                time TEXT NOT NULL,
-                method TEXT NOT NULL,
-                policy_revision INTEGER NOT NULL,
-                notice_hash TEXT NOT NULL,
-                language TEXT,
-                requested TEXT NOT NULL,
-                granted TEXT NOT NULL,
-                refused TEXT NOT NULL,
-                limited_by TEXT NOT NULL,
-                is_student INTEGER NOT NULL,
-                gpc INTEGER NOT NULL,
-                tenant TEXT,
-                expires_at TEXT
-            )""",
-            "CREATE INDEX consentgate_receipts_consent ON consentgate_receipts (consent_id)",
-            "CREATE INDEX consentgate_receipts_tenant ON consentgate_receipts (tenant)",
-            "CREATE INDEX consentgate_receipts_time ON consentgate_receipts (time)",
-            # One row per optional category of a receipt: per-category opt-in counts in plain SQL.
-            """CREATE TABLE consentgate_choices (
-                receipt_id TEXT NOT NULL,
-                category TEXT NOT NULL,
-                granted INTEGER NOT NULL,
-                time TEXT NOT NULL,
-                PRIMARY KEY (receipt_id, category)
-            )""",
-            "CREATE INDEX consentgate_choices_time ON consentgate_choices (time)",
-            """CREATE TABLE consentgate_visits (
-                visit_id {id},
-                time TEXT NOT NULL,
-                path TEXT NOT NULL,
-                ip_prefix TEXT,
-                country TEXT,
-                browser TEXT NOT NULL,
-                browser_major TEXT,
-                os TEXT NOT NULL,
-                os_major TEXT,
-                device TEXT NOT NULL,
-                referrer_origin TEXT,
-                consent_id TEXT NOT NULL,
-                tenant TEXT,
-                is_student INTEGER NOT NULL
-            )""",
-            "CREATE INDEX consentgate_visits_consent ON consentgate_visits (consent_id)",
-            "CREATE INDEX consentgate_visits_tenant ON consentgate_visits (tenant)",
-            "CREATE INDEX consentgate_visits_time ON consentgate_visits (time)",
-        ),
-    ),
-    (
-        2,
-        (
-            # Where a backend may stage new visits before moving them in bulk, in consent-id
-            # order, into consentgate_visits (SQLite does: one random-key index insert per visit
-            # cost it most of its writing time). Unindexed, so the backend keeps it small.
-            """CREATE TABLE consentgate_visits_recent (
-                visit_id {id},
-                time TEXT NOT NULL,
-                path TEXT NOT NULL,
-                ip_prefix TEXT,
-                country TEXT,
-                browser TEXT NOT NULL,
-                browser_major TEXT,
-                os TEXT NOT NULL,
-                os_major TEXT,
-                device TEXT NOT NULL,
-                referrer_origin TEXT,
-                consent_id TEXT NOT NULL,
-                tenant TEXT,
-                is_student INTEGER NOT NULL
-            )""",
-            # Every read of visits goes through this view; every delete names both tables.
-            "CREATE VIEW consentgate_all_visits AS "
-            "SELECT time, path, ip_prefix, country, browser, browser_major, os, os_major, device, "
-            "referrer_origin, consent_id, tenant, is_student FROM consentgate_visits UNION ALL "
-            "SELECT time, path, ip_prefix, country, browser, browser_major, os, os_major, device, "
-            "referrer_origin, consent_id, tenant, is_student FROM consentgate_visits_recent",
-        ),
-    ),
-)
-SCHEMA_VERSION = MIGRATIONS[-1][0]
-
-VISIT_COLUMNS = (
-    "time",
-    "path",
-    "ip_prefix",
-    "country",
-    "browser",
-    "browser_major",
-    "os",
-    "os_major",
-    "device",
-    "referrer_origin",
-    "consent_id",
-    "tenant",
-    "is_student",
-)
-RECEIPT_COLUMNS = (
-    "receipt_id",
-    "consent_id",
-    "time",
-    "method",
-    "policy_revision",
-    "notice_hash",
-    "language",
-    "requested",
-    "granted",
-    "refused",
-    "limited_by",
-    "is_student",
-    "gpc",
-    "tenant",
-    "expires_at",
-)
-
-_INSERT_RECEIPT = (
-    f"INSERT INTO consentgate_receipts ({', '.join(RECEIPT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in RECEIPT_COLUMNS)}) ON CONFLICT (receipt_id) DO NOTHING"
-)
-_INSERT_CHOICE = (
-    "INSERT INTO consentgate_choices (receipt_id, category, granted, time) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (receipt_id, category) DO NOTHING"
-)
-_INSERT_VISIT = (
-    f"INSERT INTO consentgate_visits ({', '.join(VISIT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in VISIT_COLUMNS)})"
-)
-_SELECT_RECEIPTS = f"SELECT {', '.join(RECEIPT_COLUMNS)} FROM consentgate_receipts"
-_SELECT_VISITS = f"SELECT {', '.join(VISIT_COLUMNS)} FROM consentgate_all_visits"
-#: the tables visits live in (see migration 2); deletes go to each
-VISIT_TABLES = ("consentgate_visits", "consentgate_visits_recent")
-
-
-# -- rows ---------------------------------------------------------------------------------------
-
-
-def _words(values: Iterable[str]) -> str:
-    return " ".join(values)
-
-
-def receipt_row(receipt: Receipt) -> tuple[Any, ...]:
-    limited = " ".join(f"{k}:{v}" for k, v in sorted(receipt.limited_by.items()))
-    return (
-        receipt.receipt_id,
-        receipt.consent_id,
-        format_time(receipt.time),
-        receipt.method,
-        receipt.policy_revision,
-        receipt.notice_hash,
-        receipt.language,
-        _words(receipt.requested),
-        _words(receipt.granted),
-        _words(receipt.refused),
-        limited,
-        int(receipt.is_student),
-        int(receipt.gpc),
-        receipt.tenant,
-        None if receipt.expires_at is None else format_time(receipt.expires_at),
-    )
-
-
-def choice_rows(receipt: Receipt) -> list[tuple[Any, ...]]:
-    when = format_time(receipt.time)
-    rows = [(receipt.receipt_id, c, 1, when) for c in receipt.granted]
-    rows += [(receipt.receipt_id, c, 0, when) for c in receipt.refused if c not in receipt.granted]
-    return rows
-
-
-def receipt_from_row(row: Sequence[Any]) -> Receipt:
-    data = dict(zip(RECEIPT_COLUMNS, row, strict=True))
-    for key in ("requested", "granted", "refused"):
-        data[key] = data[key].split() if data[key] else []
-    data["limited_by"] = dict(item.split(":", 1) for item in data["limited_by"].split())
-    return Receipt.from_dict(data)
-
-
-_last_second: list[tuple[int, str]] = [(-1, "")]
-
-
-def _visit_time(moment: float) -> str:
-    """Formatted once per second (visits written together share it)."""
-    second = int(moment)
-    last = _last_second[0]
-    if last[0] == second:
-        return last[1]
-    text = format_time(datetime.fromtimestamp(second, UTC))
-    _last_second[0] = (second, text)
-    return text
-
-
-def visit_row(visit: VisitRecord) -> tuple[Any, ...]:
-    """The record as stored: time as text, the student flag as 0/1, the rest as it is."""
-    return (_visit_time(visit[0]), *visit[1:12], int(visit[12]))
-
-
-def visit_from_row(row: Sequence[Any]) -> dict[str, Any]:
-    """A stored visit as a JSON-ready dict (the keys of :class:`VisitRecord`, time as text)."""
-    data = dict(zip(VISIT_COLUMNS, row, strict=True))
-    data["is_student"] = bool(data["is_student"])
-    return data
-
-
-# -- results ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Deleted:
-    """How many rows a forget or purge removed."""
-
-    receipts: int = 0
-    visits: int = 0
-
-    def __add__(self, other: Deleted) -> Deleted:
-        return Deleted(self.receipts + other.receipts, self.visits + other.visits)
-
-
-@dataclass(frozen=True, slots=True)
-class CategoryStats:
-    granted: int = 0
-    refused: int = 0
-
-    @property
-    def decisions(self) -> int:
-        return self.granted + self.refused
-
-    @property
-    def opt_in_rate(self) -> float | None:
-        """Share of decisions that granted this category (``None`` without decisions)."""
-        return None if self.decisions == 0 else self.granted / self.decisions
-
-
-@dataclass(frozen=True, slots=True)
-class DayStats:
-    day: str
-    decisions: int
-    gpc: int
-    students: int
-    categories: Mapping[str, CategoryStats] = field(default_factory=lambda: MappingProxyType({}))
-
-
-@dataclass(frozen=True, slots=True)
-class StoreStats:
-    """What the dashboard and ``consentgate stats`` show. Counts only, nothing per visitor."""
-
-    receipts: int
-    visits: int
-    days: tuple[DayStats, ...]
-    categories: Mapping[str, CategoryStats]
-    gpc_decisions: int
-    student_decisions: int
-    since: str | None = None
-
-    @property
-    def decisions(self) -> int:
-        return sum(day.decisions for day in self.days)
-
-    @property
-    def gpc_share(self) -> float | None:
-        return None if self.decisions == 0 else self.gpc_decisions / self.decisions
-
-    @property
-    def student_share(self) -> float | None:
-        return None if self.decisions == 0 else self.student_decisions / self.decisions
-
-    def as_dict(self) -> dict[str, Any]:
-        def category(stats: CategoryStats) -> dict[str, Any]:
-            return {"granted": stats.granted, "refused": stats.refused, "opt_in_rate": stats.opt_in_rate}
-
-        return {
-            "since": self.since,
-            "receipts": self.receipts,
-            "visits": self.visits,
-            "decisions": self.decisions,
-            "gpc_decisions": self.gpc_decisions,
-            "gpc_share": self.gpc_share,
-            "student_decisions": self.student_decisions,
-            "student_share": self.student_share,
-            "categories": {name: category(s) for name, s in self.categories.items()},
-            "days": [
-                {
-                    "day": d.day,
-                    "decisions": d.decisions,
-                    "gpc": d.gpc,
-                    "students": d.students,
-                    "categories": {name: category(s) for name, s in d.categories.items()},
-                }
-                for d in self.days
-            ],
-        }
 
 
 # -- the interface ------------------------------------------------------------------------------
@@ -406,29 +107,27 @@ class Store(abc.ABC):
         if not receipts:
             return 0
         choices = [row for r in receipts for row in choice_rows(r)]
-        counts = self._write(
-            [(_INSERT_RECEIPT, [receipt_row(r) for r in receipts]), (_INSERT_CHOICE, choices)]
-        )
+        counts = self._write([(INSERT_RECEIPT, [receipt_row(r) for r in receipts]), (INSERT_CHOICE, choices)])
         return counts[0]
 
     def add_visits(self, visits: Sequence[VisitRecord]) -> int:
         """Commit a batch of minimised visit records in one transaction."""
         if not visits:
             return 0
-        return self._write([(_INSERT_VISIT, [visit_row(v) for v in visits])], durable=False)[0]
+        return self._write([(INSERT_VISIT, [visit_row(v) for v in visits])], durable=False)[0]
 
     # Reading -----------------------------------------------------------------------------------
 
     def receipts(self, *, consent_id: str | None = None, tenant: str | None = None) -> list[Receipt]:
         """Receipts of one consent id or one tenant, oldest first."""
         where, params = _selector(consent_id, tenant)
-        rows = self._read(f"{_SELECT_RECEIPTS} WHERE {where} ORDER BY time, receipt_id", params)
+        rows = self._read(f"{SELECT_RECEIPTS} WHERE {where} ORDER BY time, receipt_id", params)
         return [receipt_from_row(row) for row in rows]
 
     def visits(self, *, consent_id: str | None = None, tenant: str | None = None) -> list[dict[str, Any]]:
         """Visit records of one consent id or one tenant, oldest first, as dicts."""
         where, params = _selector(consent_id, tenant)
-        rows = self._read(f"{_SELECT_VISITS} WHERE {where} ORDER BY time", params)
+        rows = self._read(f"{SELECT_VISITS} WHERE {where} ORDER BY time", params)
         return [visit_from_row(row) for row in rows]
 
     def counts(self) -> tuple[int, int]:
@@ -528,29 +227,3 @@ def _selector(consent_id: str | None, tenant: str | None) -> tuple[str, tuple[st
     if consent_id is not None:
         return "consent_id = ?", (consent_id,)
     return "tenant = ?", (str(tenant),)
-
-
-_SQLITE_URL = re.compile(r"sqlite:///(?P<path>.+)")
-
-
-def open_store(target: str | Store, *, create: bool = True) -> Store:
-    """The store a path or URL names: a file path or ``sqlite:///path`` gives SQLite (the file is
-    created unless ``create=False``), ``postgresql://…`` (or ``postgres://``) gives PostgreSQL.
-
-    Opening does not need the database to be up: a PostgreSQL store connects on first use.
-    """
-    if isinstance(target, Store):
-        return target
-    if not isinstance(target, str) or not target:
-        raise StoreError(f"store: expected a file path or a postgresql:// URL, got {target!r}")
-    if target.startswith(("postgresql://", "postgres://")):
-        from consentgate.log.stores.postgres import PostgresStore
-
-        return PostgresStore(target)
-    match = _SQLITE_URL.fullmatch(target)
-    path = match.group("path") if match else target
-    if "://" in path:
-        raise StoreError(f"store: unsupported URL {target!r}; use a file path, sqlite:/// or postgresql://")
-    from consentgate.log.stores.sqlite import SQLiteStore
-
-    return SQLiteStore(path, create=create)

@@ -14,7 +14,8 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from consentgate.log.stores.base import MIGRATIONS, SCHEMA_VERSION, Store, StoreError, StoreUnavailable
+from consentgate.log.stores.base import Store, StoreError, StoreUnavailable
+from consentgate.log.stores.schema import MIGRATIONS, SCHEMA_VERSION
 
 if TYPE_CHECKING:
     import psycopg

@@ -18,15 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from consentgate.log.minimise import VisitRecord
-from consentgate.log.stores.base import (
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    VISIT_COLUMNS,
-    Store,
-    StoreError,
-    StoreUnavailable,
-    visit_row,
-)
+from consentgate.log.stores.base import Store, StoreError, StoreUnavailable
+from consentgate.log.stores.schema import MIGRATIONS, SCHEMA_VERSION, VISIT_COLUMNS, visit_row
 
 __all__ = ["SQLiteStore"]
 

@@ -10,7 +10,7 @@ from netaddr import IPSet
 
 from consentgate.log.geo import CountryLookup
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 MAXMIND_TEST_DB = DATA / "GeoLite2-Country-Test.mmdb"
 
 # Addresses inside networks of MaxMind's test database (GeoLite2-Country-Test.json in the

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from test_store import make_visit
+from support.records import make_visit
 
 from consentgate.enforce.consent import Consent
 from consentgate.enforce.policy import Retention, VisitRules

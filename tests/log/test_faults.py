@@ -13,9 +13,9 @@ import pytest
 from support.live_server import ServerProcess
 from support.stores import receipt_consent_ids
 
-from consentgate.log.stores.base import open_store
+from consentgate.log.stores.factory import open_store
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 
 
 class DecisionStream:

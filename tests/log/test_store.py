@@ -5,76 +5,18 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.records import NOW, make_receipt, make_visit
 
-from consentgate import Decision
 from consentgate.enforce.policy import Retention
-from consentgate.log.minimise import VisitRecord
-from consentgate.log.receipts import Receipt
-from consentgate.log.stores.base import (
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    Store,
-    StoreError,
-    StoreUnavailable,
-    open_store,
-)
+from consentgate.log.stores.base import Store, StoreError, StoreUnavailable
+from consentgate.log.stores.factory import open_store
+from consentgate.log.stores.schema import MIGRATIONS, SCHEMA_VERSION
 from consentgate.log.stores.sqlite import SQLiteStore
-
-NOW = datetime(2025, 6, 15, 12, 0, 0, tzinfo=UTC)
-
-
-def make_receipt(
-    consent_id: str = "cid-1",
-    *,
-    when: datetime = NOW,
-    granted: frozenset[str] = frozenset({"analytics"}),
-    gpc: bool = False,
-    student: bool = False,
-    tenant: str | None = None,
-) -> Receipt:
-    optional = frozenset({"personalization", "analytics", "marketing"})
-    return Receipt.from_decision(
-        Decision(
-            consent_id=consent_id,
-            time=when,
-            method="categories",
-            requested=granted,
-            granted=granted,
-            refused=optional - granted,
-            stored=granted,
-            revision=1,
-            notice_hash="0" * 64,
-            language="en",
-            is_student=student,
-            gpc=gpc,
-            tenant=tenant,
-        )
-    )
-
-
-def make_visit(
-    consent_id: str = "cid-1", *, when: datetime = NOW, tenant: str | None = None, path: str = "/"
-) -> VisitRecord:
-    return VisitRecord(
-        time=when.timestamp(),
-        path=path,
-        ip_prefix="203.0.113.0",
-        country="DE",
-        browser="Firefox",
-        browser_major="128",
-        os="Linux",
-        os_major=None,
-        device="desktop",
-        referrer_origin="https://example.org",
-        consent_id=consent_id,
-        tenant=tenant,
-        is_student=False,
-    )
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

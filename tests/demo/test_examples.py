@@ -10,7 +10,7 @@ import httpx2 as httpx
 import pytest
 from support.live_server import ServerProcess
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "examples-secret-0123456789-abcdefghijkl"
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from coreapp import client, cookie_from, decide
 from markupsafe import escape
+from support.records import make_receipt
 from test_privacy_log import consent_cookie, log_app, new_log, visit
-from test_store import make_receipt
 
 from consentgate.log.data_rights import MESSAGES, pick_language
 from consentgate.log.privacy_log import PrivacyLog
@@ -120,7 +120,7 @@ def test_stored_text_is_escaped_in_the_page(log: PrivacyLog) -> None:
                 )
             ]
         )
-        from test_store import make_visit
+        from support.records import make_visit
 
         log.store.add_visits([make_visit(consent_id, path=hostile)])
         page = tc.get("/_consent/my-data", headers={"cookie": cookie}).text

@@ -10,10 +10,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from test_store import make_receipt
+from support.records import make_receipt
 
 from consentgate.log.spool import Spool
-from consentgate.log.stores.base import StoreUnavailable, open_store
+from consentgate.log.stores.base import StoreUnavailable
+from consentgate.log.stores.factory import open_store
 from consentgate.log.stores.sqlite import SQLiteStore
 
 
@@ -33,8 +34,8 @@ def test_acknowledged_receipts_survive_kill_9(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import os, signal, sys
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from test_store import make_receipt
+        sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).resolve().parents[1])!r}]
+        from support.records import make_receipt
         from consentgate.log.spool import Spool
         spool = Spool({str(path)!r})
         for i in range(20):

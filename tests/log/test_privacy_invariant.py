@@ -30,7 +30,7 @@ POLICY = Policy.from_toml(STUDENT_POLICY, source="invariant.toml")  # students m
 PROXY = "10.0.0.1"
 USER_AGENTS = [
     case["ua"]
-    for case in yaml.safe_load((Path(__file__).parent / "data" / "user_agents.yaml").read_text())["test_cases"]
+    for case in yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / "user_agents.yaml").read_text())["test_cases"]
     if len(case["ua"]) >= 40  # long enough that finding one in the file can only mean a leak
 ]
 DECISIONS: list[dict[str, object] | None] = [

@@ -12,7 +12,7 @@ from coreapp import POLICY_TOML, make_policy
 
 from consentgate import Policy, PolicyError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "src/consentgate/enforce/policy.schema.json").read_text())
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from banner_app import build_site, make_policy
 from coreapp import client
 from hypothesis import given
 from hypothesis import strategies as st
+from support.banner_app import build_site, make_policy
 
-from consentgate.banner.i18n import LANGUAGES, LOCALES_DIR, Localizer, catalog, negotiate
+from consentgate.i18n.catalogs import LANGUAGES, LOCALES_DIR, Localizer, catalog, negotiate
 
 EN = json.loads((LOCALES_DIR / "en.json").read_text(encoding="utf-8"))
 

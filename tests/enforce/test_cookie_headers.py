@@ -17,7 +17,7 @@ from consentgate.enforce.cookie_headers import (
     set_cookie_name,
 )
 
-CORPUS = json.loads((Path(__file__).parent / "data/http-state-parser.json").read_text())
+CORPUS = json.loads((Path(__file__).resolve().parents[1] / "data/http-state-parser.json").read_text())
 
 
 def _rfc6265_keeps(line: str) -> tuple[str, str] | None:

@@ -17,7 +17,7 @@ from support.asgi import call_asgi
 from support.fuzzcount import tried
 
 from consentgate import ConsentMiddleware
-from consentgate.banner.i18n import LANGUAGES, negotiate
+from consentgate.i18n.catalogs import LANGUAGES, negotiate
 from consentgate.log.client_ip import TrustedProxies, client_ip
 
 POLICY = make_policy()

@@ -21,11 +21,11 @@ from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 from starlette.types import Scope
 
-import consentgate.dashboard.app as dashboard_module
+import consentgate.dashboard.access as dashboard_module
 from consentgate import ConsentMiddleware, Policy
 from consentgate.dashboard.app import COOKIE_NAME, Dashboard
 from consentgate.log.privacy_log import PrivacyLog
-from consentgate.log.stores.base import open_store
+from consentgate.log.stores.factory import open_store
 
 TOKEN = "dashboard-token-0123456789-abcdefghijklmnop"
 OTHER_TOKEN = "another-token-0123456789-abcdefghijklmnopq"

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 from coreapp import POLICY_TOML
-from test_store import make_receipt, make_visit
+from support.records import make_receipt, make_visit
 
 from consentgate.cli import main
 from consentgate.log.spool import Spool
-from consentgate.log.stores.base import Store, open_store
+from consentgate.log.stores.base import Store
+from consentgate.log.stores.factory import open_store
 
 TODAY = datetime.now(UTC).replace(microsecond=0)
 

@@ -20,7 +20,7 @@ from consentgate.log.useragent import (
 )
 
 CORPUS: list[dict[str, Any]] = yaml.safe_load(
-    (Path(__file__).parent / "data" / "user_agents.yaml").read_text(encoding="utf-8")
+    (Path(__file__).resolve().parents[1] / "data" / "user_agents.yaml").read_text(encoding="utf-8")
 )["test_cases"]
 
 IPHONE = (

@@ -407,10 +407,10 @@ def test_spooled_receipts_survive_kill_9_and_replay_at_next_start(tmp_path: Path
     from support.live_server import ServerProcess
 
     store_path = tmp_path / "log.sqlite3"
-    tests_dir = Path(__file__).parent
+    here = Path(__file__).resolve()
     env = {
         "CG_STORE": str(store_path),
-        "PYTHONPATH": os.pathsep.join([str(tests_dir), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(here.parent), str(here.parents[1]), os.environ.get("PYTHONPATH", "")]),
     }
     PrivacyLog(str(store_path), make_policy()).store.migrate()
     acknowledged: list[str] = []
@@ -430,7 +430,7 @@ def test_spooled_receipts_survive_kill_9_and_replay_at_next_start(tmp_path: Path
     server = ServerProcess("test_privacy_log:crash_app", factory=True, env=env, cwd=tmp_path)
     server.start()  # startup replays the spool left behind
     try:
-        from consentgate.log.stores.base import open_store
+        from consentgate.log.stores.factory import open_store
 
         store = open_store(str(store_path))
         wait_for(lambda: store.counts()[0] == 8)

@@ -25,7 +25,7 @@ from consentgate.log.minimise import (
     truncate_ip,
 )
 
-MAXMIND_TEST_DB = Path(__file__).parent / "data" / "GeoLite2-Country-Test.mmdb"
+MAXMIND_TEST_DB = Path(__file__).resolve().parents[1] / "data" / "GeoLite2-Country-Test.mmdb"
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1"

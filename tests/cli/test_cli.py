@@ -11,7 +11,7 @@ from coreapp import POLICY_TOML
 
 from consentgate.cli import build_parser, main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_check_prints_categories_cookies_and_hosts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

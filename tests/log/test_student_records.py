@@ -9,7 +9,7 @@ from pathlib import Path
 from coreapp import POLICY_TOML, client, cookie_from, decide, make_policy
 from test_privacy_log import log_app, new_log, visit, wait_for
 
-from consentgate.log.stores.base import VISIT_COLUMNS
+from consentgate.log.stores.schema import VISIT_COLUMNS
 
 # The core policy denies analytics to all students; this school's students may be measured.
 POLICY = make_policy(POLICY_TOML.replace('deny = ["analytics"]', "deny = []"))

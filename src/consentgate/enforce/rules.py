@@ -1,0 +1,147 @@
+"""The pieces of a policy: categories with their cookie rules and hosts, the student, tenant,
+visit and retention rules, and the lookup from a cookie name to its category. Frozen values;
+:mod:`consentgate.enforce.policy_reader` builds them from the file, checking every key."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+__all__ = [
+    "DEFAULT_CATEGORIES",
+    "ESSENTIAL",
+    "MARKETING",
+    "MAX_CONSENT_DAYS",
+    "SUPPORTED_LANGUAGES",
+    "Category",
+    "CookieClassifier",
+    "CookieRule",
+    "PolicyError",
+    "Retention",
+    "TenantRules",
+    "VisitRules",
+]
+
+ESSENTIAL = "essential"
+MARKETING = "marketing"
+MAX_CONSENT_DAYS = 395  # 13 months (R-CON-7)
+DEFAULT_CATEGORIES = ("essential", "personalization", "analytics", "marketing")
+SUPPORTED_LANGUAGES = ("en", "es", "fr", "ar", "ja", "zh")
+
+
+class PolicyError(ValueError):
+    """A policy file is invalid. The message names the file, the key and the bad value."""
+
+    def __init__(self, source: str, key: str, message: str) -> None:
+        self.source = source
+        self.key = key
+        super().__init__(f"{source}: {key}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class CookieRule:
+    """One cookie pattern of a category; ``path``/``domain`` are used when deleting it."""
+
+    pattern: str
+    path: str = "/"
+    domain: str | None = None
+
+    @property
+    def is_glob(self) -> bool:
+        return "*" in self.pattern
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """A cookie category with its cookies, third-party hosts and banner texts."""
+
+    name: str
+    cookies: tuple[CookieRule, ...] = ()
+    hosts: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    descriptions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def required(self) -> bool:
+        """Essential cookies are always allowed and cannot be switched off."""
+        return self.name == ESSENTIAL
+
+    def label(self, language: str) -> str | None:
+        return self.labels.get(language) or self.labels.get("*")
+
+    def description(self, language: str) -> str | None:
+        return self.descriptions.get(language) or self.descriptions.get("*")
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRules:
+    """What one school (tenant) adds for its own students."""
+
+    tenant: str
+    student_deny: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class VisitRules:
+    """How visit metadata may be recorded (see the privacy log)."""
+
+    category: str = "analytics"
+    record: Literal["html-get", "get", "all"] = "html-get"
+    ipv4_prefix: int = 24
+    ipv6_prefix: int = 48
+    students: bool = True  # False: never record visits of students, whatever is allowed
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long each kind of record is kept, in days."""
+
+    visits_days: int = 30
+    receipts_days: int = 400
+
+
+class CookieClassifier:
+    """Maps a cookie name to its category and rule. Built once; lookups are memoised (bounded)."""
+
+    __slots__ = ("_cache", "_exact", "_globs")
+
+    _CACHE_LIMIT = 4096
+
+    def __init__(self, categories: Iterable[Category]) -> None:
+        self._exact: dict[str, tuple[str, CookieRule]] = {}
+        globs: list[tuple[int, int, re.Pattern[str], str, CookieRule]] = []
+        order = 0
+        for category in categories:
+            for rule in category.cookies:
+                if rule.is_glob:
+                    regex = re.compile(".*".join(re.escape(part) for part in rule.pattern.split("*")))
+                    literal = len(rule.pattern.replace("*", ""))
+                    globs.append((-literal, order, regex, category.name, rule))
+                else:
+                    self._exact[rule.pattern] = (category.name, rule)
+                order += 1
+        # The most specific glob (most literal characters) wins; ties go to policy order.
+        globs.sort(key=lambda item: (item[0], item[1]))
+        self._globs = tuple((regex, name, rule) for _, _, regex, name, rule in globs)
+        self._cache: dict[str, tuple[str, CookieRule] | None] = {}
+
+    def lookup(self, name: str) -> tuple[str, CookieRule] | None:
+        cache = self._cache
+        try:
+            return cache[name]
+        except KeyError:
+            pass
+        found = self._exact.get(name)
+        if found is None:
+            for regex, category, rule in self._globs:
+                if regex.fullmatch(name):
+                    found = (category, rule)
+                    break
+        if len(cache) >= self._CACHE_LIMIT:
+            cache.clear()  # bounded: a flood of random names cannot grow memory
+        cache[name] = found
+        return found

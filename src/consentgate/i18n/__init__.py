@@ -1,0 +1,3 @@
+"""The words visitors read, in every language consentgate speaks: the catalogs (``locales/``),
+language negotiation and the category labels. Imports :mod:`consentgate.enforce` only; the banner
+and the privacy log's visitor pages both use it."""
