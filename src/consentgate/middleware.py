@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Literal
 
@@ -120,6 +120,7 @@ class ConsentMiddleware:
         self.resolver = ConsentResolver(policy)
         self.student_resolver = student_resolver
         self.tenant_resolver = tenant_resolver or default_tenant_resolver
+        self._own_tenants = tenant_resolver is not None
         self.https = https
         self.cookies = CookieFilter(policy, vary_always=vary == "always")
 
@@ -162,13 +163,19 @@ class ConsentMiddleware:
         if scope["type"] != "http":
             await self._not_http(scope, receive, send)
             return
-        if scope["path"].startswith(self.assets.base):
+        path: str = scope["path"]
+        if path.startswith(self.assets.base):
             await self.assets(scope, receive, send)
             return
         cookie_header, gpc, https = self._read(scope)
-        consent, previous, identity = await self._decide(scope, cookie_header, gpc)
+        situation = self._situation(scope, gpc)
+        if not isinstance(situation, tuple):  # the app's resolver is async
+            situation = await situation
+        consent, previous, identity = self._decide(cookie_header, situation)
         self._publish(scope, consent)
-        if await self._answer_own(scope, receive, send, consent, previous, cookie_header, https):
+        if self._is_own(path) and await self._answer_own(
+            scope, receive, send, consent, previous, cookie_header, https
+        ):
             return
         scope, withdrawn = self._filter_request(scope, cookie_header, consent.granted)
         await self.app(scope, receive, self._wrap_send(scope, send, consent, withdrawn, https, identity))
@@ -205,34 +212,46 @@ class ConsentMiddleware:
         https = self.https if self.https is not None else scope.get("scheme") in ("https", "wss")
         return cookie_header, gpc, https
 
-    async def _decide(
-        self, scope: Scope, cookie_header: bytes | None, gpc: bool
-    ) -> tuple[Consent, StoredChoice | None, VisitIdentity | None]:
-        """The effective consent, the stored choice (any revision or age) and, when the visit log
-        may record this visitor's pages, the identity they are filed under."""
-        situation = await self._situation(scope, gpc)
-        value = consent_cookie_value(cookie_header) if cookie_header else None
-        entry, previous = self.visitors.decide(value, situation, _now())
-        consent = entry.consent
-        assert consent is not None  # Visitors.decide hands back resolved entries only
-        return consent, previous, entry.tag
-
-    async def _situation(self, scope: Scope, gpc: bool) -> Situation:
-        """(student session, GPC, tenant) from the app's role signals and the request."""
+    def _situation(self, scope: Scope, gpc: bool) -> Situation | Awaitable[Situation]:
+        """(student session, GPC, tenant) from the app's role signals and the request; an awaitable
+        when one of the app's resolvers is async."""
         # The built-in role and tenant signals live in the scope's state and the session; with
         # neither present (most requests of most apps) there is nothing to look at.
         has_roles = bool(scope.get("state") or scope.get("session"))
         is_student = has_roles and default_student_resolver(scope)
         if not is_student and self.student_resolver is not None:
             result = self.student_resolver(scope)
-            is_student = bool(await result) if inspect.isawaitable(result) else bool(result)
-        tenant = None
-        if has_roles or self.tenant_resolver is not default_tenant_resolver:
-            value = self.tenant_resolver(scope)
-            if inspect.isawaitable(value):
-                value = await value
-            tenant = value if isinstance(value, str) and value else None
-        return (is_student, gpc, tenant)
+            if inspect.isawaitable(result):
+                return self._situation_async(scope, gpc, has_roles, result)
+            is_student = bool(result)
+        if has_roles or self._own_tenants:
+            tenant = self.tenant_resolver(scope)
+            if inspect.isawaitable(tenant):
+                return self._situation_async(scope, gpc, has_roles, is_student, tenant)
+            return (is_student, gpc, tenant if isinstance(tenant, str) and tenant else None)
+        return (is_student, gpc, None)
+
+    async def _situation_async(
+        self, scope: Scope, gpc: bool, has_roles: bool, student: object, tenant: object = None
+    ) -> Situation:
+        """The situation when a resolver is async: ``student`` (and ``tenant``) may be awaitables."""
+        is_student = bool(await student) if inspect.isawaitable(student) else bool(student)
+        if tenant is None and (has_roles or self._own_tenants):
+            tenant = self.tenant_resolver(scope)
+        if inspect.isawaitable(tenant):
+            tenant = await tenant
+        return (is_student, gpc, tenant if isinstance(tenant, str) and tenant else None)
+
+    def _decide(
+        self, cookie_header: bytes | None, situation: Situation
+    ) -> tuple[Consent, StoredChoice | None, VisitIdentity | None]:
+        """The effective consent, the stored choice (any revision or age) and, when the visit log
+        may record this visitor's pages, the identity they are filed under."""
+        value = consent_cookie_value(cookie_header) if cookie_header else None
+        entry, previous = self.visitors.decide(value, situation, _now())
+        consent = entry.consent
+        assert consent is not None  # Visitors.decide hands back resolved entries only
+        return consent, previous, entry.tag
 
     def _publish(self, scope: Scope, consent: Consent) -> None:
         """Tell the app: ``request.state.consent``, ``scope["consentgate.consent"]``, the banner
@@ -245,6 +264,13 @@ class ConsentMiddleware:
         scope[BANNER_SCOPE_KEY] = self.banner
         if self.csp is not None:
             state[NONCE_STATE_KEY] = self.csp.new_nonce()
+
+    def _is_own(self, path: str) -> bool:
+        """Whether the middleware answers this path itself (checked before any coroutine is made:
+        nearly every request is the app's)."""
+        return path in self.endpoints.paths or (
+            self._rights_prefix is not None and path.startswith(self._rights_prefix)
+        )
 
     async def _answer_own(
         self,
