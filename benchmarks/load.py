@@ -12,7 +12,7 @@ enforce >= 90 % of bare throughput, banner (enforcement + banner injection, no l
 (banner + SQLite visit log) >= 75 %.
 
     .venv/bin/python benchmarks/load.py [--rounds 5] [--duration 8] [--connections 32]
-        [--variants bare,enforce,banner,full] [--shape real|repeating] [--json]
+        [--variants bare,enforce,banner,full] [--shape real|repeating] [--compiled] [--json]
 """
 
 from __future__ import annotations
@@ -95,9 +95,11 @@ def _lua(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def start_server(variant: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
+def start_server(variant: str, port: int, workdir: Path, compiled: bool = False) -> subprocess.Popen[bytes]:
+    path = [str(ROOT / ".compiled")] if compiled else []
     env = {**os.environ, "CONSENTGATE_LOAD_VARIANT": variant,
-           "CONSENTGATE_LOAD_STORE": str(workdir / f"{variant}.sqlite3"), "PYTHONPATH": str(ROOT)}
+           "CONSENTGATE_LOAD_STORE": str(workdir / f"{variant}.sqlite3"),
+           "PYTHONPATH": os.pathsep.join([*path, str(ROOT)])}
     cmd = ["taskset", "-c", "0", sys.executable, "-m", "uvicorn", "benchmarks.load_app:create", "--factory",
            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
     try:
@@ -136,8 +138,12 @@ def main() -> int:
     parser.add_argument("--shape", choices=traffic.SHAPES, default="real",
                         help="real browsers (default) or one repeating header (the old shape)")
     parser.add_argument("--visitors", type=int, default=3000, help="returning visitors in the real shape")
+    parser.add_argument("--compiled", action="store_true",
+                        help="serve the compiled build of the request path (run scripts/build-compiled first)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.compiled and not (ROOT / ".compiled" / "consentgate").is_dir():
+        parser.error("--compiled: run scripts/build-compiled first")
     variants = tuple(v for v in args.variants.split(",") if v in VARIANTS)
     if not variants or variants[0] != "bare":
         parser.error("--variants must start with bare (the baseline)")
@@ -152,7 +158,7 @@ def main() -> int:
     try:
         for variant in variants:
             port = free_port()
-            servers[variant] = (start_server(variant, port, workdir), f"http://127.0.0.1:{port}/")
+            servers[variant] = (start_server(variant, port, workdir, args.compiled), f"http://127.0.0.1:{port}/")
         for variant in variants:  # warm-up: caches, parser, first SQLite writes
             run_wrk(servers[variant][1], script, 2, args.connections)
         for round_no in range(args.rounds):

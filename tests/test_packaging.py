@@ -22,7 +22,10 @@ def test_wheel_ships_static_templates_schema_and_py_typed(tmp_path: Path) -> Non
     )
     assert result.returncode == 0, result.stderr[-3000:]
     (wheel,) = tmp_path.glob("consentgate-*.whl")
+    # A plain build is pure Python: the compiled request path is opt-in (scripts/build-compiled).
+    assert wheel.name.endswith("-py3-none-any.whl"), wheel.name
     names = set(zipfile.ZipFile(wheel).namelist())
+    assert not any(name.endswith((".so", ".pyd", ".c")) for name in names)
     for source_dir, packaged in (("static", "consentgate/static"), ("templates", "consentgate/templates")):
         expected = {
             f"{packaged}/{path.relative_to(ROOT / source_dir).as_posix()}"

@@ -16,7 +16,9 @@ from support.fuzzcount import tried
 
 from consentgate import ConsentMiddleware, SecretKeys
 from consentgate.enforce.consent_cookie import ConsentCookieCodec
+from consentgate.enforce.cookie_filter import NAME_LIMIT, SHAPE_LIMIT
 from consentgate.enforce.cookie_headers import filter_cookie_header, set_cookie_name
+from consentgate.enforce.visitors import VISITOR_LIMIT
 from consentgate.middleware import SCOPE_KEY
 
 POLICY = make_policy()
@@ -235,9 +237,8 @@ def test_caches_stay_bounded_under_a_flood_of_distinct_visitors() -> None:
 
     asyncio.run(flood())
     tried("hand-made cases", 20_000)
-    for name, value in vars(middleware).items():
-        if name.endswith("_cache"):
-            assert len(value) <= 4096, name
+    assert 0 < middleware.visitors.held() <= 2 * VISITOR_LIMIT
+    assert 0 < middleware.cookies.held() <= 2 * SHAPE_LIMIT + 2 * NAME_LIMIT
     assert len(CODEC._cache) <= 4096
 
 

@@ -30,8 +30,8 @@ _VALUES = re.compile(rb"=[^;]*")  # a Cookie header's values; what is left is it
 _WSP = b" \t"
 _VARY_TOKENS = (b"Cookie", b"Sec-GPC")
 _VARY_HEADER = (b"vary", b"Cookie, Sec-GPC")
-_SHAPE_LIMIT = 8192  # distinct (name shape, granted) pairs held (x2 generations)
-_NAME_LIMIT = 4096  # distinct Set-Cookie names held per granted set
+SHAPE_LIMIT = 1024  # name shapes held per granted set (x2 generations; ~350 bytes each)
+NAME_LIMIT = 4096  # distinct Set-Cookie names held per granted set (x2 generations)
 
 
 class InboundVerdict(NamedTuple):
@@ -65,7 +65,7 @@ class CookieFilter:
         # The same few withdrawals come back (measured: formatting them per response cost 8 % of
         # the middleware on real traffic, where one visitor in seven carries a leftover cookie).
         self._deletions: Memo[tuple[tuple[str, ...], bool], tuple[Header, ...]] = Memo(
-            self._deletion_lines, _SHAPE_LIMIT
+            self._deletion_lines, SHAPE_LIMIT
         )
 
     # -- decisions -------------------------------------------------------------------------
@@ -79,8 +79,13 @@ class CookieFilter:
             return self._allow_unknown
         return category in granted
 
+    def held(self) -> int:
+        """How many verdicts the memos hold, all granted sets together (bounded)."""
+        shapes = sum(table.size() for table in self._inbound.held())
+        return shapes + sum(table.size() for table in self._outbound.held())
+
     def _shape_table(self, granted: frozenset[str]) -> Memo[bytes, InboundVerdict]:
-        return Memo(lambda shape: self._judge_shape(shape, granted), _SHAPE_LIMIT)
+        return Memo(lambda shape: self._judge_shape(shape, granted), SHAPE_LIMIT)
 
     def _judge_shape(self, shape: bytes, granted: frozenset[str]) -> InboundVerdict:
         keep: list[bool] = []
@@ -106,7 +111,7 @@ class CookieFilter:
         return InboundVerdict(tuple(keep) if removed else None, tuple(withdrawn))
 
     def _name_table(self, granted: frozenset[str]) -> Memo[bytes, bool]:
-        return Memo(lambda segment: self.allowed(_segment_name(segment), granted), _NAME_LIMIT)
+        return Memo(lambda segment: self.allowed(_segment_name(segment), granted), NAME_LIMIT)
 
     # -- inbound ---------------------------------------------------------------------------
 

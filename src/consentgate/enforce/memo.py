@@ -49,6 +49,10 @@ class Memo(dict[K, V], Generic[K, V]):
     def limit(self) -> int:
         return self._limit
 
+    def held(self) -> list[V]:
+        """The values held in both generations."""
+        return [*self.values(), *self._previous.values()]
+
     def size(self) -> int:
         """Entries held in both generations (at most twice the limit)."""
         return len(self) + len(self._previous)

@@ -47,7 +47,7 @@ _CONSENT_PAIR = re.compile(
     + re.escape(_PLAIN)
     + rb"[ \t]*=[ \t]*([^;]*)"
 )
-VISITOR_LIMIT = 20_000  # distinct consent cookies held (x2 generations, ~300 bytes each)
+VISITOR_LIMIT = 10_000  # consent cookie values held (x2 generations; ~600 bytes each with the value)
 _SITUATION_LIMIT = 4096  # situations without a choice (tenants come from the app, not the visitor)
 
 
