@@ -86,6 +86,7 @@ class AssetStore:
         if_none_match = b""
         accepts_gzip = False
         for key, value in scope["headers"]:
+            key = key.lower()  # a cached asset request: not worth the length check
             if key == b"if-none-match":
                 if_none_match = value
             elif key == b"accept-encoding":

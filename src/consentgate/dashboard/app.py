@@ -129,6 +129,7 @@ class Dashboard:
             state[PLACED_STATE_KEY] = True
         headers: dict[bytes, bytes] = {}
         for key, value in scope["headers"]:
+            key = key.lower()  # header names in any case
             if key in headers and key == b"cookie":
                 headers[key] += b"; " + value
             else:

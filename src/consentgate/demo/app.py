@@ -77,7 +77,7 @@ class SessionRoles:
             return dict(cached)
         data: dict[str, Any] = {}
         for key, value in scope["headers"]:
-            if key != b"cookie":
+            if key.lower() != b"cookie":
                 continue
             for piece in value.split(b";"):
                 name, eq, raw = piece.partition(b"=")

@@ -58,8 +58,11 @@ def error_response(status: int, message: str, retry_after: float | None = None) 
 
 
 def header(scope: Scope, name: bytes) -> bytes | None:
+    """The first request header called ``name`` (lowercase); other spellings match too (servers send
+    lowercase names, an inner middleware or a test client may not)."""
+    size = len(name)
     for key, value in scope["headers"]:
-        if key == name:
+        if key == name or (len(key) == size and key.lower() == name):
             return bytes(value)
     return None
 

@@ -165,12 +165,13 @@ class Localizer:
                     return value
         accept: bytes | None = None
         for key, value in scope["headers"]:
-            if key == b"cookie":
+            # header names compared lowercase first, lowered only on a length match
+            if len(key) == 6 and (key == b"cookie" or key.lower() == b"cookie"):
                 raw = request_cookie_value(value, _LANGUAGE_COOKIE_NAME)
                 chosen = None if raw is None else raw.decode("latin-1")
                 if chosen in LANGUAGES:
                     return str(chosen)
-            elif key == b"accept-language":
+            elif len(key) == 15 and (key == b"accept-language" or key.lower() == b"accept-language"):
                 accept = value
         if accept is None:
             return self.default

@@ -75,7 +75,7 @@ def _counts_html_get(scope: Scope, status: int, headers: Sequence[tuple[bytes, b
     if scope["method"] != "GET" or not 200 <= status < 300:
         return False
     for key, value in headers:
-        if key == b"content-type":
+        if len(key) == 12 and key.lower() == b"content-type":  # Django sends "Content-Type"
             return value[:9].lower() == b"text/html"
     return False
 

@@ -60,9 +60,10 @@ def queued_visit(moment: float, scope: Scope, identity: VisitIdentity, proxies: 
     referrer = None
     forwarded: list[tuple[bytes, bytes]] | None = None
     for key, value in scope["headers"]:
-        if key == b"user-agent":
+        # lowercase from servers; other spellings (an inner app's, a test client's) lowered to compare
+        if len(key) == 10 and (key == b"user-agent" or key.lower() == b"user-agent"):
             user_agent = value
-        elif key == b"referer":
+        elif len(key) == 7 and (key == b"referer" or key.lower() == b"referer"):
             referrer = value
         elif proxies and (name := key.lower()) in _PROXY_HEADERS:
             if forwarded is None:
