@@ -32,7 +32,7 @@ from consentgate.enforce.consent import Consent, ConsentResolver
 from consentgate.enforce.consent_cookie import ConsentCookieCodec, StoredChoice
 from consentgate.enforce.cookie_filter import CookieFilter, Outbound
 from consentgate.enforce.decisions import DecisionHook
-from consentgate.enforce.endpoints import ConsentEndpoints
+from consentgate.enforce.endpoints import ConsentEndpoints, error_response
 from consentgate.enforce.hooks import PrivacyLogHooks, VisitSink
 from consentgate.enforce.keys import SecretKeys
 from consentgate.enforce.policy import Policy
@@ -45,6 +45,8 @@ from consentgate.enforce.students import (
 )
 from consentgate.enforce.visitors import Situation, Visitors, consent_cookie_value
 from consentgate.i18n.catalogs import LanguageChooser, Localizer
+from consentgate.log.autostart import LogLifecycle
+from consentgate.log.useragent import crawler_detector
 from consentgate.log.visits import VisitIdentity, identity_of, queued_visit
 
 __all__ = ["SCOPE_KEY", "ConsentMiddleware"]
@@ -52,6 +54,7 @@ __all__ = ["SCOPE_KEY", "ConsentMiddleware"]
 logger = logging.getLogger("consentgate")
 
 SCOPE_KEY = "consentgate.consent"
+CRAWLER_DECISION = "automated clients (crawlers) cannot record consent decisions"
 _ESSENTIAL_ONLY = frozenset({"essential"})
 _now = time.time
 
@@ -128,6 +131,9 @@ class ConsentMiddleware:
         # or, for a log with its own counting rule, handed over per response.
         self.privacy_log = privacy_log
         self._sink: VisitSink | None = privacy_log.visit_sink() if privacy_log is not None else None
+        # Started by the lifespan, or by the first request when no lifespan comes (log/autostart.py).
+        self._log_lifecycle = LogLifecycle(privacy_log) if privacy_log is not None else None
+        self._log_waiting = privacy_log is not None
         if privacy_log is not None and on_decision is None:
             on_decision = privacy_log.record_decision
         self.visitors = Visitors(self.codec, self.resolver, self._visit_identity)
@@ -156,6 +162,10 @@ class ConsentMiddleware:
         )
         # The privacy log's visitor endpoints (my-data, forget) live under the consent prefix.
         self._rights_prefix = prefix + "/" if privacy_log is not None else None
+        self._decisions_path = prefix
+        # Crawlers: no banner, no visit, no receipt (policy [crawlers]; enforcement unchanged).
+        self.crawlers = crawler_detector(policy.crawlers)
+        self.banner.crawlers = self.crawlers
 
     # -- the request's path ----------------------------------------------------------------
 
@@ -163,6 +173,8 @@ class ConsentMiddleware:
         if scope["type"] != "http":
             await self._not_http(scope, receive, send)
             return
+        if self._log_waiting:
+            await self._start_log_without_lifespan()
         path: str = scope["path"]
         if path.startswith(self.assets.base):
             await self.assets(scope, receive, send)
@@ -182,21 +194,18 @@ class ConsentMiddleware:
 
     async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass websockets through; start the privacy log before the app's lifespan startup and
-        flush it after its shutdown."""
-        if scope["type"] == "lifespan" and self.privacy_log is not None:
-            log = self.privacy_log
-
-            async def lifespan_receive() -> Message:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await log.start()
-                elif message["type"] == "lifespan.shutdown":
-                    await log.stop()
-                return message
-
-            await self.app(scope, lifespan_receive, send)
+        flush it after its shutdown (answering the lifespan itself for an app that does not)."""
+        if scope["type"] == "lifespan" and self._log_lifecycle is not None:
+            self._log_waiting = False
+            await self._log_lifecycle.lifespan(self.app, scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    async def _start_log_without_lifespan(self) -> None:
+        """No lifespan startup came before this request: the privacy log starts itself, once."""
+        assert self._log_lifecycle is not None  # _log_waiting is only set with a log
+        await self._log_lifecycle.first_request()
+        self._log_waiting = False
 
     def _read(self, scope: Scope) -> tuple[bytes | None, bool, bool]:
         """The request's Cookie header (several are joined), whether it sends ``Sec-GPC: 1``, and
@@ -285,6 +294,9 @@ class ConsentMiddleware:
         """Serve the consent endpoints and the privacy log's visitor pages; False for the app's."""
         path = scope["path"]
         if path in self.endpoints.paths:
+            if path == self._decisions_path and scope["method"] == "POST" and self._crawler(scope):
+                await error_response(403, CRAWLER_DECISION)(scope, receive, send)  # no receipt, no cookie
+                return True
 
             def withdrawals(granted: frozenset[str]) -> list[tuple[bytes, bytes]]:
                 return self._withdrawals(cookie_header, granted, https)
@@ -297,6 +309,9 @@ class ConsentMiddleware:
             clear += self._withdrawals(cookie_header, _ESSENTIAL_ONLY, https)
             return await self.privacy_log.handle(scope, receive, send, consent, clear)
         return False
+
+    def _crawler(self, scope: Scope) -> bool:
+        return self.crawlers is not None and self.crawlers(scope)
 
     def _withdrawals(
         self, cookie_header: bytes | None, granted: frozenset[str], https: bool
@@ -382,13 +397,15 @@ class ConsentMiddleware:
         """Queue a successful HTML GET for the visit log (never blocks, never raises)."""
         sink = self._sink
         if sink is None:
-            if self.privacy_log is not None:  # a log with its own counting rule
-                self.privacy_log.record_visit(scope, consent, status, response.headers)
+            if self.privacy_log is not None and not self._crawler(scope):
+                self.privacy_log.record_visit(scope, consent, status, response.headers)  # its own rule
             return
         if identity is None or scope["method"] != "GET" or not 200 <= status < 300:
             return
         if response.content_type[:9].lower() != b"text/html":
             return
+        if self._crawler(scope):
+            return  # a crawler is not a visitor
         if len(sink.queue) >= sink.queue_size:
             sink.dropped()
             return

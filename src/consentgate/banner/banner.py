@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.requests import Request
+from starlette.types import Scope
 
 from consentgate._files import package_dir
 from consentgate.banner.assets import AssetStore
@@ -86,6 +88,12 @@ class Banner:
         self._html: dict[tuple[Any, ...], str] = {}
         self._bytes: dict[tuple[tuple[Any, ...], str | None], bytes] = {}
         self._notice: dict[str, tuple[str, str]] = {}
+        #: ``scope -> bool``: requests from crawlers get no banner (set by the middleware)
+        self.crawlers: Callable[[Scope], bool] | None = None
+
+    def skips(self, scope: Scope) -> bool:
+        """Whether this request gets no banner at all (a crawler's)."""
+        return self.crawlers is not None and self.crawlers(scope)
 
     # -- proof of what was shown -----------------------------------------------------------
 
@@ -209,5 +217,7 @@ def consentgate_banner(request: Request, nonce: str | None = None) -> Markup:
         raise RuntimeError("consentgate_banner() needs ConsentMiddleware in front of the app")
     state = scope.setdefault("state", {})
     state[PLACED_STATE_KEY] = True
+    if banner.skips(scope):
+        return Markup("")
     language = banner.localizer.language_for(scope)
     return Markup(banner.render(consent, language, nonce or state.get(NONCE_STATE_KEY)))  # noqa: S704

@@ -219,6 +219,7 @@ class PageHook:
             or scope["method"] == "HEAD"
             or message["status"] in _NO_BODY_STATUS
             or message["status"] < 200
+            or banner.skips(scope)  # a crawler: no banner markup
         ):
             return None
         if encoded:

@@ -24,6 +24,7 @@ from consentgate.enforce.rules import (
     Category,
     CookieClassifier,
     CookieRule,
+    CrawlerRules,
     PolicyError,
     Retention,
     TenantRules,
@@ -37,6 +38,7 @@ __all__ = [
     "SUPPORTED_LANGUAGES",
     "Category",
     "CookieRule",
+    "CrawlerRules",
     "Policy",
     "PolicyError",
     "Retention",
@@ -61,6 +63,7 @@ class Policy:
     tenants: Mapping[str, TenantRules] = field(default_factory=lambda: MappingProxyType({}))
     visits: VisitRules = field(default_factory=VisitRules)
     retention: Retention = field(default_factory=Retention)
+    crawlers: CrawlerRules = field(default_factory=CrawlerRules)
     source: str = "<policy>"
     fingerprint: str = ""
     _classifier: CookieClassifier = field(init=False, repr=False, compare=False)
@@ -175,6 +178,14 @@ class Policy:
             extra = ", ".join(sorted(tenant.student_deny)) or "-"
             lines.append(f"  tenant {tenant.tenant}: students also denied {extra}")
         lines.append(f"  Global Privacy Control denies: {', '.join(sorted(self.gpc_denies))}")
+        lines.append(_describe_crawlers(self.crawlers))
         return "\n".join(lines)
+
+
+def _describe_crawlers(rules: CrawlerRules) -> str:
+    if not rules.detect:
+        return "  crawlers: not detected ([crawlers] detect = false): they get the banner like browsers"
+    extra = f"; extra tokens: {', '.join(rules.tokens)}" if rules.tokens else ""
+    return f"  crawlers: detected (no banner, no visit, no receipt){extra}"
 
 

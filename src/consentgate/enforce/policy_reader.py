@@ -17,6 +17,7 @@ from consentgate.enforce.rules import (
     SUPPORTED_LANGUAGES,
     Category,
     CookieRule,
+    CrawlerRules,
     PolicyError,
     Retention,
     TenantRules,
@@ -52,6 +53,7 @@ class PolicyReader:
             "tenants",
             "visits",
             "retention",
+            "crawlers",
         }
     )
 
@@ -220,6 +222,7 @@ class PolicyReader:
 
         visits = self._visits(data.get("visits", {}), ordered)
         retention = self._retention(data.get("retention", {}))
+        crawlers = self._crawlers(data.get("crawlers", {}))
         return dict(
             revision=revision,
             categories=tuple(ordered.values()),
@@ -233,6 +236,7 @@ class PolicyReader:
             tenants=MappingProxyType(tenants),
             visits=visits,
             retention=retention,
+            crawlers=crawlers,
             source=self.source,
         )
 
@@ -277,3 +281,20 @@ class PolicyReader:
             visits_days=self.integer(table, "visits_days", "retention.", 30, 1, 3650),
             receipts_days=self.integer(table, "receipts_days", "retention.", 400, 1, 3650),
         )
+
+    def _crawlers(self, table: Any) -> CrawlerRules:
+        if not isinstance(table, dict):
+            raise self.fail("crawlers", f"expected a table, got {table!r}")
+        self.check_keys(table, ("detect", "tokens"), "crawlers.")
+        detect = table.get("detect", True)
+        if not isinstance(detect, bool):
+            raise self.fail("crawlers.detect", f"expected true or false, got {detect!r}")
+        tokens: list[str] = []
+        for index, token in enumerate(self.string_list(table.get("tokens", []), "crawlers.tokens")):
+            if not isinstance(token, str) or not 3 <= len(token.strip()) <= 64 or not token.isprintable():
+                raise self.fail(
+                    f"crawlers.tokens[{index}]",
+                    f"{token!r} is not a user-agent token (3 to 64 printable characters, e.g. 'mymonitor')",
+                )
+            tokens.append(token.strip().lower())
+        return CrawlerRules(detect=detect, tokens=tuple(tokens))

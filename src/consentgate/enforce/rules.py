@@ -19,6 +19,7 @@ __all__ = [
     "Category",
     "CookieClassifier",
     "CookieRule",
+    "CrawlerRules",
     "PolicyError",
     "Retention",
     "TenantRules",
@@ -94,6 +95,14 @@ class VisitRules:
     ipv4_prefix: int = 24
     ipv6_prefix: int = 48
     students: bool = True  # False: never record visits of students, whatever is allowed
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlerRules:
+    """Whether crawlers are told apart (no banner, nothing recorded) and by which extra tokens."""
+
+    detect: bool = True
+    tokens: tuple[str, ...] = ()  # case-insensitive User-Agent substrings, besides the built-in ones
 
 
 @dataclass(frozen=True, slots=True)

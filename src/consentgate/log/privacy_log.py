@@ -300,6 +300,11 @@ class PrivacyLog:
         await asyncio.to_thread(self._shutdown)
         self._started = False
 
+    def stop_blocking(self) -> None:
+        """:meth:`stop` without an event loop (at process exit): write what is queued, close."""
+        self._shutdown()
+        self._started = False
+
     def _shutdown(self) -> None:
         self.visits.stop()
         self._down_until = 0.0
