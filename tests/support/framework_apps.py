@@ -13,9 +13,12 @@ that framework's users would read it. Django answers with capitalised header nam
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consentgate import SCOPE_KEY, Consent, ConsentMiddleware, Policy, PrivacyLog
+
+if TYPE_CHECKING:
+    from fastapi import Request as FastAPIRequest
 
 SECRET = "matrix-secret-0123456789-abcdefghijklmnop"
 POLICY = Policy.from_toml(
@@ -55,20 +58,24 @@ def starlette_app() -> Any:
     return Starlette(routes=[Route("/", home)])
 
 
+def fastapi_get_consent(request: FastAPIRequest) -> Consent:
+    """The FastAPI dependency handing a route the request's consent."""
+    consent: Consent = request.state.consent
+    return consent
+
+
 def fastapi_app() -> Any:
     from typing import Annotated
 
     from fastapi import Depends, FastAPI, Request, Response
     from fastapi.responses import HTMLResponse
 
-    def get_consent(request: Request) -> Consent:
-        consent: Consent = request.state.consent
-        return consent
-
+    # FastAPI reads the annotations (strings here) in this module's namespace.
+    globals().update(Annotated=Annotated, Depends=Depends, FastAPIRequest=Request, Response=Response)
     app = FastAPI()
 
     @app.get("/", response_class=HTMLResponse)
-    def home(consent: Annotated[Consent, Depends(get_consent)], response: Response) -> str:
+    def home(consent: Annotated[Consent, Depends(fastapi_get_consent)], response: Response) -> str:
         response.set_cookie("csrftoken", "t0k3n")
         response.set_cookie("_fbp", "fb.1.2")
         return page("fastapi", consent)
@@ -79,6 +86,9 @@ def fastapi_app() -> Any:
 def litestar_app() -> Any:
     from litestar import Litestar, Request, Response, get
     from litestar.datastructures import Cookie
+
+    # Litestar reads the handler's annotations (strings here) in this module's namespace.
+    globals().update(Request=Request, Response=Response)
 
     @get("/", media_type="text/html")
     async def home(request: Request[Any, Any, Any]) -> Response[str]:

@@ -14,6 +14,12 @@ all, the log starts itself on the first request (with a one-time warning) and wr
 queued when the process exits: an ``atexit`` handler, which runs after a server's own graceful
 stop on SIGTERM or Ctrl-C. The same handler backs up a lifespan that started the log but never
 sent its shutdown.
+
+Some servers end the process by re-raising the signal after their graceful stop (uvicorn does),
+and a process killed by a signal runs no ``atexit`` handler. So when the log starts itself, it
+also wraps the server's SIGTERM and SIGINT handlers (when they are Python functions): the server's
+handler runs as before, and what is queued is written at once in a thread, while the server
+drains its connections; the writer keeps writing what the last requests queue.
 """
 
 from __future__ import annotations
@@ -22,7 +28,10 @@ import asyncio
 import atexit
 import contextlib
 import logging
+import signal
+import threading
 from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -109,6 +118,7 @@ class LogLifecycle:
         arriving meanwhile wait for the same start."""
         if self._starting is None:
             logger.warning(NO_LIFESPAN)
+            self._wrap_signal_handlers()
             self._starting = asyncio.ensure_future(self.start())
             self._starting.add_done_callback(self._started)
         with contextlib.suppress(Exception):  # logged once in _started; the request goes on
@@ -118,6 +128,20 @@ class LogLifecycle:
         self.waiting = False
         if not future.cancelled() and future.exception() is not None:
             logger.error(START_FAILED, exc_info=future.exception())
+
+    def _wrap_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers belong to the main thread
+        for number in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(number)
+            if callable(previous):  # a server's own handler; a default or a C-level one stays as is
+                signal.signal(number, _chained(previous, self.flush_soon))
+
+    def flush_soon(self) -> None:
+        """Write what is queued now, in a thread (called from a signal handler: nothing blocks)."""
+        flush: Callable[[], Any] | None = getattr(getattr(self.log, "visits", None), "flush", None)
+        if self.running and flush is not None:
+            threading.Thread(target=flush, name="consentgate-exit-flush", daemon=True).start()
 
     # -- start, stop, exit -----------------------------------------------------------------
 
@@ -154,3 +178,11 @@ class LogLifecycle:
 
 async def _call(function: Callable[[], Awaitable[None]]) -> None:
     await function()
+
+
+def _chained(previous: Callable[[int, FrameType | None], Any], then: Callable[[], None]) -> Any:
+    def handler(number: int, frame: FrameType | None) -> None:
+        then()
+        previous(number, frame)
+
+    return handler
