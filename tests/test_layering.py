@@ -20,7 +20,7 @@ ALLOWED: dict[str, set[str]] = {
     "audit": {"enforce", "i18n", "banner"},
     "dashboard": {"enforce", "i18n", "banner", "log"},
     "demo": {"enforce", "i18n", "banner", "log", "middleware", "dashboard"},
-    "cli": {"enforce", "i18n", "banner", "log", "middleware", "dashboard", "audit", "demo"},
+    "cli": {"enforce", "i18n", "banner", "log", "middleware", "dashboard", "audit", "demo", "django"},
     "django": {"enforce", "i18n", "banner", "log", "middleware"},
     "__main__": {"cli"},
 }
