@@ -96,6 +96,21 @@ def test_gzip_outside_the_middleware_keeps_the_banner_and_the_cookie_filter() ->
     assert b"set-cookie" not in headers  # _fbp (marketing) held back
 
 
+def test_gzip_outside_gives_one_content_length_when_django_sends_its_own() -> None:
+    middleware = ["django.middleware.common.CommonMiddleware", "django.middleware.csrf.CsrfViewMiddleware"]
+    with override_settings(MIDDLEWARE=middleware):
+        _, messages = asyncio.run(
+            call_asgi(
+                _site(gzip=True), [(b"host", b"testserver"), (b"accept-encoding", b"gzip")], path="/plain"
+            )
+        )
+    names = [key.lower() for key, _ in messages[0]["headers"]]
+    assert names.count(b"content-length") == 1  # Django's "Content-Length" is not kept beside GZip's
+    body = b"".join(m.get("body", b"") for m in messages[1:])
+    assert int(dict(messages[0]["headers"])[b"content-length"]) == len(body)
+    assert b'data-consentgate="banner"' in gzip.decompress(body)
+
+
 def test_djangos_own_gzip_middleware_loses_the_banner_and_is_warned_about(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consentgate.enforce.hooks import PrivacyLogHooks
 from consentgate.enforce.policy import Policy
 from consentgate.log.privacy_log import PrivacyLog
 from consentgate.middleware import ConsentMiddleware
 
-__all__ = ["DJANGO_GZIP", "asgi"]
+__all__ = ["DJANGO_GZIP", "LowercaseHeaders", "asgi"]
 
 logger = logging.getLogger("consentgate")
 
@@ -71,8 +71,9 @@ def asgi(
     if isinstance(privacy_log, str):
         privacy_log = PrivacyLog(privacy_log, policy)
     _warn_about_django_gzip()
+    django_app = LowercaseHeaders(application)
     app: ASGIApp = ConsentMiddleware(
-        application, policy=policy, secret_key=secret_key, privacy_log=privacy_log, **options
+        django_app, policy=policy, secret_key=secret_key, privacy_log=privacy_log, **options
     )
     if gzip:
         app = GZipMiddleware(app, minimum_size=500 if gzip is True else int(gzip))
@@ -84,3 +85,27 @@ def _warn_about_django_gzip() -> None:
 
     if settings.configured and _DJANGO_GZIP in getattr(settings, "MIDDLEWARE", ()):
         logger.warning(DJANGO_GZIP)
+
+
+class LowercaseHeaders:
+    """Django's responses with lowercase header names, as the ASGI spec asks.
+
+    Django sends ``Content-Type``, ``Content-Length``. consentgate reads either spelling, but
+    Starlette's middleware edits headers by their lowercase names: its GZip outside would add a
+    second ``content-length`` beside Django's ``Content-Length`` (browsers refuse such a response).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def lowercase_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [(key.lower(), value) for key, value in message.get("headers", ())]
+            await send(message)
+
+        await self.app(scope, receive, lowercase_send)
