@@ -185,3 +185,9 @@ def test_the_jinja_helper_places_nothing_for_a_crawler(tmp_path: Path) -> None:
     assert b"data-consentgate" not in b"".join(m.get("body", b"") for m in messages[1:])
     asyncio.run(call_asgi(app, [(b"user-agent", BROWSERS["chrome"].encode())]))
     assert 'data-consentgate="banner"' in seen["banner"]
+
+
+def test_garbled_request_headers_are_not_a_crawler() -> None:
+    detector = CrawlerDetector()
+    assert not detector({"headers": [b"not a header pair"]})
+    assert not detector({"headers": [(None, b"x")]})

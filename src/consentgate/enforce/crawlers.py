@@ -56,10 +56,13 @@ class CrawlerDetector:
         self._agents: Memo[bytes, bool] = Memo(self._judge, _MEMO_LIMIT)
 
     def __call__(self, scope: Scope) -> bool:
-        for key, value in scope["headers"]:
-            # lowercase from servers; another spelling is lowered only when the length matches
-            if len(key) == 10 and (key == b"user-agent" or key.lower() == b"user-agent"):
-                return self._agents[value[:_AGENT_LIMIT]]
+        try:
+            for key, value in scope["headers"]:
+                # lowercase from servers; another spelling is lowered only when the length matches
+                if len(key) == 10 and (key == b"user-agent" or key.lower() == b"user-agent"):
+                    return self._agents[value[:_AGENT_LIMIT]]
+        except (TypeError, ValueError, AttributeError):  # headers an inner app garbled: not a crawler
+            pass
         return False
 
     def is_crawler(self, user_agent: str | bytes) -> bool:
