@@ -13,7 +13,7 @@ const GCM = {
   analytics: ['analytics_storage'],
   marketing: ['ad_storage', 'ad_user_data', 'ad_personalization'],
 };
-let state, last = null, again = null, timer = 0;
+let state, last = null, again = null, timer = 0, embeds;
 
 const dataLayer = (W.dataLayer = W.dataLayer || []);
 function gtag() { dataLayer.push(arguments); }
@@ -58,10 +58,9 @@ function gate() {
     s.text = old.text;
     old.replaceWith(s);
   }
-  for (const f of $$('iframe[data-consent-category][data-src]')) {
-    if (allowed(f)) { if (f.getAttribute('src') !== f.dataset.src) f.src = f.dataset.src; }
-    else if (f.hasAttribute('src') && f.getAttribute('src') !== 'about:blank') f.src = 'about:blank';
-  }
+  // Gated iframes and widgets get click-to-load placeholders from a module of their own, loaded
+  // only where a page has them (it follows consentgate:change to load and unload them).
+  if (!embeds && $('iframe[data-consent-category][data-src],div[data-consent-category]', D)) embeds = import(cfg.embeds);
 }
 
 // Delete the readable cookies of withdrawn categories (the server deletes the HttpOnly ones).
@@ -186,7 +185,6 @@ if (!state.needsChoice) {
   }
 }
 sync();
-gate();
 if (state.needsChoice) D.body.prepend(root); // first in the Tab order while it asks
 root.hidden = false;
 fab.hidden = state.needsChoice;
@@ -194,5 +192,7 @@ W.consentgate = {
   show, get,
   acceptAll: () => decide({ action: 'accept_all' }, 'api:accept-all'),
   denyAll: () => decide({ action: 'deny_all' }, 'api:deny-all'),
+  save: (categories, method = 'api:save') => decide({ categories }, method),
 };
+gate();
 D.dispatchEvent(new CustomEvent('consentgate:ready', { detail: get() }));

@@ -44,8 +44,9 @@ from consentgate.enforce.students import (
     default_tenant_resolver,
 )
 from consentgate.enforce.visitors import Situation, Visitors, consent_cookie_value
-from consentgate.i18n.catalogs import LanguageChooser, Localizer
+from consentgate.i18n.catalogs import LanguageChooser, LocalesFolder, Localizer
 from consentgate.log.autostart import LogLifecycle
+from consentgate.log.privacy_log import PrivacyLog
 from consentgate.log.useragent import crawler_detector
 from consentgate.log.visits import VisitIdentity, identity_of, queued_visit
 
@@ -84,6 +85,7 @@ class ConsentMiddleware:
             yourself with ``{{ consentgate_banner(request) }}``, or not at all).
         csp: the consent-aware Content-Security-Policy mode; ``None`` follows the policy's ``csp``.
         language: ``scope -> language code | None``: the app's choice of banner language.
+        locales: a folder of language packs (``xx.json``), checked here (default: the policy's).
     """
 
     def __init__(
@@ -106,6 +108,7 @@ class ConsentMiddleware:
         banner: bool = True,
         csp: Literal["off", "report-only", "enforce"] | None = None,
         language: LanguageChooser | None = None,
+        locales: LocalesFolder | None = None,
     ) -> None:
         if not isinstance(policy, Policy):
             raise TypeError("policy must be a consentgate.Policy (use Policy.from_file(path))")
@@ -139,7 +142,9 @@ class ConsentMiddleware:
         self.visitors = Visitors(self.codec, self.resolver, self._visit_identity)
 
         # The banner and the consent-aware CSP, applied to HTML pages.
-        self.localizer = Localizer(policy, language)
+        self.localizer = Localizer(policy, language, locales)
+        if isinstance(privacy_log, PrivacyLog):
+            privacy_log.use_localizer(self.localizer)  # my-data speaks the banner's languages
         self.assets = AssetStore(prefix)
         self.banner = Banner(policy, self.localizer, self.assets, prefix=prefix)
         self.csp = ConsentCsp(policy, csp_mode) if csp_mode != "off" else None

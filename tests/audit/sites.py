@@ -42,6 +42,8 @@ SECRET = "audit-site-secret-0123456789-abcdefghij"
 SESSION_SECRET = "audit-session-secret-0123456789-abcdef"
 ANALYTICS_HOST = "127.0.0.2"
 MARKETING_HOST = "127.0.0.3"
+VIDEO_HOST = "127.0.0.4"  # an embed behind a click-to-load placeholder
+MAP_HOST = "127.0.0.5"  # an embed written straight into the page: it loads before any choice
 
 POLICY_TOML = f"""
 revision = 1
@@ -58,7 +60,7 @@ hosts = ["{ANALYTICS_HOST}"]
 
 [categories.marketing]
 cookies = ["_fbp", "ad_id"]
-hosts = ["{MARKETING_HOST}"]
+hosts = ["{MARKETING_HOST}", "{VIDEO_HOST}", "{MAP_HOST}"]
 
 [students]
 deny = ["analytics"]
@@ -300,3 +302,51 @@ def foreign_site(third: Trackers, *, sneaky_reject: bool = False, banner: bool =
         return response
 
     return Starlette(routes=[Route("/", home)])
+
+
+# -- a page with embeds --------------------------------------------------------------------------
+
+
+@dataclass
+class EmbedHosts:
+    video: str  # base URL on 127.0.0.4
+    map: str  # base URL on 127.0.0.5
+    hits: dict[str, list[str]]
+
+
+@contextmanager
+def embed_hosts() -> Iterator[EmbedHosts]:
+    hits: dict[str, list[str]] = {VIDEO_HOST: [], MAP_HOST: []}
+
+    def app(host: str) -> Starlette:
+        def embed(request: Request) -> HTMLResponse:
+            hits[host].append(request.url.path)
+            return HTMLResponse("<!doctype html><html lang='en'><title>embed</title><p>embedded</p></html>")
+
+        return Starlette(routes=[Route("/embed/{name}", embed)])
+
+    servers = [LoopbackServer(app(VIDEO_HOST), VIDEO_HOST), LoopbackServer(app(MAP_HOST), MAP_HOST)]
+    try:
+        urls = [server.start() for server in servers]
+        yield EmbedHosts(urls[0], urls[1], hits)
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def embeds_site(hosts: EmbedHosts) -> Starlette:
+    def lessons(request: Request) -> HTMLResponse:
+        return HTMLResponse(
+            f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Lessons - Lincoln High</title></head>
+<body><main><h1>Lessons</h1>
+<iframe data-consent-category="marketing" data-consent-service="SchoolTube" title="Lesson video"
+  data-src="{hosts.video}/embed/video" width="560" height="315"></iframe>
+<iframe src="{hosts.map}/embed/map" title="Campus map" width="400" height="300"></iframe>
+</main></body></html>"""
+        )
+
+    return Starlette(
+        routes=[Route("/", lessons)],
+        middleware=[Middleware(ConsentMiddleware, policy=policy(), secret_key=SECRET)],
+    )

@@ -175,7 +175,7 @@ def test_notice_hash_is_the_sha256_of_the_text_shown() -> None:
     )
     assert decisions[0].notice_hash == hashlib.sha256(text.encode()).hexdigest()
     hashes = {middleware.banner.notice_hash(lang) for lang in LANGUAGES}
-    assert len(hashes) == 6
+    assert len(hashes) == len(LANGUAGES)
     # an omitted language is the one the request would have been shown
     tc.post(
         "/_consent",
@@ -194,7 +194,7 @@ def test_notice_hash_changes_with_the_policy_text() -> None:
         build_site(make_policy('revision = 1\n[categories.analytics]\ndescription = "Counts clicks."\n'))
     )
     assert one.banner.notice_hash("en") != two.banner.notice_hash("en")
-    assert one.banner.notice_hash("de") == one.banner.notice_hash("en")  # not a banner language: the default
+    assert one.banner.notice_hash("sv") == one.banner.notice_hash("en")  # not a banner language: the default
 
 
 def test_rendering_is_cached_per_language_and_consent() -> None:

@@ -126,7 +126,21 @@ cookies = [{ name = "_pk_id.*", path = "/app", domain = ".example.org" }, "_ga"]
             "'_ga'",
         ),
         ("revision = 1\ngpc_denies = ['marketing', 'nope']", "gpc_denies", "'nope'"),
-        ("revision = 1\ndefault_language = 'de'", "default_language", "'de'"),
+        ("revision = 1\ndefault_language = 'German'", "default_language", "'German'"),
+        ("revision = 1\nlocales = 'no/such/folder'", "locales", "'no/such/folder'"),
+        ("revision = 1\n[embeds]\nload_once = 'yes'", "embeds.load_once", "'yes'"),
+        ("revision = 1\n[embeds]\nonce = true", "embeds.once", "once"),
+        (
+            "revision = 1\n[embeds.services.YouTube]\nhosts = ['www.youtube.com']",
+            "embeds.services.YouTube.hosts[0]",
+            "'www.youtube.com' is not among the hosts of any category",
+        ),
+        (
+            "revision = 1\n[categories.marketing]\nhosts = ['*.youtube.com']\n"
+            "[embeds.services.YouTube]\nhosts = ['www.youtube.com']\ncookies = ['YSC']",
+            "embeds.services.YouTube.cookies[0]",
+            "'YSC' is not among the cookies of any category",
+        ),
         ("revision = 1\n[visits]\nipv4_prefix = 32", "visits.ipv4_prefix", "32"),
         ("revision = 1\n[retention]\nvisits_days = -1", "retention.visits_days", "-1"),
         ("consent_max_age_days = 30", "revision", "missing"),
@@ -191,3 +205,37 @@ def test_schema_ships_inside_the_package() -> None:
     import consentgate.enforce.policy as module
 
     assert Path(module.__file__).with_name("policy.schema.json").is_file()
+
+
+EMBEDS_POLICY = """
+revision = 1
+default_language = "sv"
+locales = "packs"
+
+[categories.marketing]
+cookies = ["VISITOR_INFO1_LIVE", "YSC", "_fbp"]
+hosts = ["*.youtube-nocookie.com", "ads.example"]
+
+[embeds]
+load_once = false
+
+[embeds.services.YouTube]
+hosts = ["www.youtube-nocookie.com"]
+cookies = ["VISITOR_INFO1_LIVE", "YSC"]
+"""
+
+
+def test_embeds_and_a_locale_folder_relative_to_the_policy_file(tmp_path: Path) -> None:
+    (tmp_path / "packs").mkdir()
+    path = tmp_path / "consent.toml"
+    path.write_text(EMBEDS_POLICY)
+    policy = Policy.from_file(path)
+    assert policy.embeds.load_once is False
+    youtube = policy.embeds.services["YouTube"]
+    assert youtube.hosts == ("www.youtube-nocookie.com",)  # under the category's *. wildcard
+    assert youtube.cookies == ("VISITOR_INFO1_LIVE", "YSC")
+    assert policy.locales == tmp_path / "packs"
+    # whether a pack provides "sv" is checked where packs are read (the middleware, `check`)
+    assert policy.default_language == "sv"
+    assert 'embeds: "Load this once" not offered; services described: YouTube' in policy.describe()
+    assert make_policy().embeds.load_once is True and make_policy().locales is None

@@ -38,15 +38,16 @@ def wait_for_port(port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes
 
 
 class ThreadServer:
-    def __init__(self, app: ASGIApp, *, lifespan: str = "auto") -> None:
+    def __init__(self, app: ASGIApp, *, lifespan: str = "auto", host: str = "127.0.0.1") -> None:
+        self.host = host  # any 127.x.y.z: another "site" on this machine
         self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan=lifespan)
+        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan=lifespan)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self) -> str:
         self.thread.start()

@@ -210,6 +210,8 @@ def judge(
         if not judged_all and request.count_after == 0:
             continue
         where = f"{request.url} from {request.page}"
+        # An embed that loads its third party's page (an iframe's navigation) says so.
+        noun = "embedded frame from" if request.resource_type == "document" else "request to"
         if judged_all and request.category != ESSENTIAL:
             what = "declared by no category" if request.category is None else request.category
             out.append(
@@ -219,7 +221,7 @@ def judge(
                     request.host,
                     request.category,
                     request.page,
-                    f"request to third-party host {request.host} ({what}) before any choice: {where}",
+                    f"{noun} third-party host {request.host} ({what}) before any choice: {where}",
                 )
             )
             continue
@@ -231,7 +233,7 @@ def judge(
                     request.host,
                     None,
                     request.page,
-                    f"request to third-party host {request.host}, which no category of the policy "
+                    f"{noun} third-party host {request.host}, which no category of the policy "
                     f"declares: {where}",
                 )
             )
@@ -246,7 +248,7 @@ def judge(
                 request.host,
                 request.category,
                 request.page,
-                f"request to {request.host}: {why}: {where}",
+                f"{noun} {request.host}: {why}: {where}",
             )
         )
     if scenario.action != "none":

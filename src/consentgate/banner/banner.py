@@ -33,7 +33,7 @@ from consentgate.banner.assets import AssetStore
 from consentgate.banner.csp import NONCE_STATE_KEY
 from consentgate.enforce.consent import Consent
 from consentgate.enforce.policy import Policy
-from consentgate.i18n.catalogs import LANGUAGES, Localizer
+from consentgate.i18n.catalogs import Localizer
 
 __all__ = ["BANNER_SCOPE_KEY", "PLACED_STATE_KEY", "Banner", "consentgate_banner"]
 
@@ -42,9 +42,12 @@ PLACED_STATE_KEY = "consentgate_banner_placed"
 _CACHE_LIMIT = 512
 _JS = "consentgate.js"
 _CSS = "consentgate.css"
+_EMBEDS_JS = "consentgate-embeds.js"
 
 #: Which catalog strings make up the notice a visitor reads (hashed as proof of what was shown).
 _NOTICE_KEYS = ("banner.title", "banner.text", "dialog.title", "dialog.intro")
+#: The placeholder's strings with {placeholders} the script fills in (service, category, hosts...).
+_EMBED_KEYS = ("blocked", "hosts", "hosts_cookies", "load_once_named", "allow", "allow_named")
 
 
 @cache
@@ -85,6 +88,8 @@ class Banner:
             for c in policy.categories
             if not c.required
         }
+        self.embeds_url = assets.url(_EMBEDS_JS)
+        self._services = {s.name: [list(s.hosts), list(s.cookies)] for s in policy.embeds.services.values()}
         self._html: dict[tuple[Any, ...], str] = {}
         self._bytes: dict[tuple[tuple[Any, ...], str | None], bytes] = {}
         self._notice: dict[str, tuple[str, str]] = {}
@@ -103,8 +108,8 @@ class Banner:
 
     def notice_hash(self, language: str | None) -> str:
         """SHA-256 (hex) of :meth:`notice_text`; an unknown language hashes the default's notice."""
-        if language not in LANGUAGES:
-            language = self.policy.default_language
+        if language is None or language not in self.localizer.catalogs:
+            language = self.localizer.default
         return self._notice_entry(language)[1]
 
     def _notice_entry(self, language: str) -> tuple[str, str]:
@@ -174,6 +179,20 @@ class Banner:
             "gpcDenies": sorted(self.policy.gpc_denies),
             "cookies": self._cookies,
             "t": {k: strings[f"status.{k}"] for k in ("saving", "saved", "error")},
+            # Click-to-load placeholders: per category its label, hosts and cookie names; the
+            # services [embeds.services] describes; the placeholder's words (script-filled).
+            "embeds": self.embeds_url,
+            "cat": {
+                c.name: [self.localizer.label(c, language), list(c.hosts), [r.pattern for r in c.cookies]]
+                for c in self.policy.categories
+                if not c.required
+            },
+            "svc": self._services,
+            "once": self.policy.embeds.load_once,
+            "e": {
+                **{k: strings[f"embed.{k}"] for k in _EMBED_KEYS},
+                "lock": {k: strings[f"category.locked.{k}"] for k in ("student", "gpc")},
+            },
         }
         # ASCII-only JSON that cannot close its <script> element: "<" is escaped too.
         data = json.dumps(config, ensure_ascii=True, separators=(",", ":")).replace("<", "\\u003c")

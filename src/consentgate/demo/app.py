@@ -3,9 +3,9 @@
 A small Starlette app with everything consentgate does in view: the banner and the preferences
 control on every page, a demo sign-in as teacher or student (the student ceiling), a "cookie lab"
 whose responses set cookies of every category from the server and which carries gated stand-in
-tags, "My data" / "Forget me" from the privacy log, the privacy-team dashboard at ``/dashboard/``
-and a language switcher. Nothing is fetched from elsewhere; the tags are local files that only
-write cookies.
+tags, a lesson video behind a click-to-load placeholder, "My data" / "Forget me" from the privacy
+log, the privacy-team dashboard at ``/dashboard/`` and a language switcher. Nothing is fetched
+from elsewhere: the tags are local files that only write cookies, the video a local stand-in page.
 
 The session middleware sits *inside* ``ConsentMiddleware`` so that its ``Set-Cookie`` passes the
 policy like any other (``session`` is essential in the demo policy). The middleware therefore
@@ -35,6 +35,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from consentgate._files import package_dir
+from consentgate.banner.banner import PLACED_STATE_KEY
 from consentgate.dashboard.app import Dashboard
 from consentgate.demo.texts import texts_for
 from consentgate.enforce.consent import Consent
@@ -264,6 +265,12 @@ class _Site:
             response.set_cookie(name, value, max_age=30 * 24 * 3600, httponly=httponly, samesite="lax")
         return response
 
+    async def lesson_video(self, request: Request) -> Response:
+        """The stand-in for a video service's player, framed on the courses page behind a
+        click-to-load placeholder. A player page carries no banner of its own."""
+        request.scope.setdefault("state", {})[PLACED_STATE_KEY] = True
+        return HTMLResponse(self.env.get_template("lesson_video.html").render())
+
     async def not_found(self, request: Request, exc: Exception) -> Response:
         return HTMLResponse("<!doctype html><title>Not found</title><p>Not found.</p>", status_code=404)
 
@@ -296,6 +303,7 @@ def create_demo_app(
         Route("/sign-in", site.sign_in, methods=["GET", "POST"]),
         Route("/sign-out", site.sign_out, methods=["POST"]),
         Route("/cookies", site.cookie_lab),
+        Route("/embed/lesson-video", site.lesson_video),
         Mount("/dashboard", app=Dashboard(log_store, policy, token=token)),
         Mount("/static/demo", app=static),
     ]

@@ -1,4 +1,4 @@
-"""The demo site's own navigation texts in the six banner languages.
+"""The demo site's own navigation texts in the built-in banner languages.
 
 Only the site's frame (navigation, sign-in state, language switcher) is translated: the page bodies
 are English sample content, marked ``lang="en"`` so assistive technology reads them correctly.
@@ -132,6 +132,106 @@ TEXTS: Mapping[str, Mapping[str, str]] = MappingProxyType(
                 "guest": "未登录",
                 "language": "语言",
                 "notice": "这是运行在您本机上的演示网站:不会向任何其他地方发送数据。",
+            }
+        ),
+        "de": MappingProxyType(
+            {
+                "site": "Lincoln-Gymnasium (Demo)",
+                "skip": "Zum Inhalt springen",
+                "nav": "Hauptnavigation",
+                "home": "Start",
+                "courses": "Kurse",
+                "quiz": "Quiz",
+                "cookies": "Cookie-Labor",
+                "my_data": "Meine Daten",
+                "dashboard": "Datenschutz-Übersicht",
+                "sign_in": "Demo-Anmeldung",
+                "sign_out": "Abmelden",
+                "as_teacher": "Als Lehrkraft angemeldet (Demo)",
+                "as_student": "Mit Schülerkonto angemeldet (Demo)",
+                "guest": "Nicht angemeldet",
+                "language": "Sprache",
+                "notice": "Eine Demo-Website auf Ihrem eigenen Rechner: Nichts wird anderswohin gesendet.",
+            }
+        ),
+        "it": MappingProxyType(
+            {
+                "site": "Liceo Lincoln (demo)",
+                "skip": "Vai al contenuto",
+                "nav": "Principale",
+                "home": "Home",
+                "courses": "Corsi",
+                "quiz": "Quiz",
+                "cookies": "Laboratorio dei cookie",
+                "my_data": "I miei dati",
+                "dashboard": "Pannello privacy",
+                "sign_in": "Accesso dimostrativo",
+                "sign_out": "Esci",
+                "as_teacher": "Accesso come docente (demo)",
+                "as_student": "Accesso come studente (demo)",
+                "guest": "Accesso non effettuato",
+                "language": "Lingua",
+                "notice": "Un sito dimostrativo sul tuo computer: niente viene inviato altrove.",
+            }
+        ),
+        "pt": MappingProxyType(
+            {
+                "site": "Escola Secundária Lincoln (demonstração)",
+                "skip": "Saltar para o conteúdo",
+                "nav": "Principal",
+                "home": "Início",
+                "courses": "Disciplinas",
+                "quiz": "Questionário",
+                "cookies": "Laboratório de cookies",
+                "my_data": "Os meus dados",
+                "dashboard": "Painel de privacidade",
+                "sign_in": "Início de sessão de demonstração",
+                "sign_out": "Terminar sessão",
+                "as_teacher": "Sessão iniciada como professor (demonstração)",
+                "as_student": "Sessão iniciada como aluno (demonstração)",
+                "guest": "Sem sessão iniciada",
+                "language": "Idioma",
+                "notice": "Um site de demonstração no seu computador: nada é enviado para outro lado.",
+            }
+        ),
+        "nl": MappingProxyType(
+            {
+                "site": "Lincoln College (demo)",
+                "skip": "Naar de inhoud",
+                "nav": "Hoofdmenu",
+                "home": "Start",
+                "courses": "Vakken",
+                "quiz": "Quiz",
+                "cookies": "Cookielab",
+                "my_data": "Mijn gegevens",
+                "dashboard": "Privacydashboard",
+                "sign_in": "Demo-aanmelding",
+                "sign_out": "Afmelden",
+                "as_teacher": "Aangemeld als docent (demo)",
+                "as_student": "Aangemeld als leerling (demo)",
+                "guest": "Niet aangemeld",
+                "language": "Taal",
+                "notice": "Een demosite op je eigen computer: er wordt niets ergens anders naartoe gestuurd.",
+            }
+        ),
+        "pl": MappingProxyType(
+            {
+                "site": "Liceum Lincolna (demo)",
+                "skip": "Przejdź do treści",
+                "nav": "Menu główne",
+                "home": "Strona główna",
+                "courses": "Kursy",
+                "quiz": "Quiz",
+                "cookies": "Laboratorium plików cookie",
+                "my_data": "Moje dane",
+                "dashboard": "Panel prywatności",
+                "sign_in": "Logowanie demonstracyjne",
+                "sign_out": "Wyloguj",
+                "as_teacher": "Zalogowano jako nauczyciel (demo)",
+                "as_student": "Zalogowano jako uczeń (demo)",
+                "guest": "Nie zalogowano",
+                "language": "Język",
+                "notice": "Strona demonstracyjna na Twoim komputerze: nic nie jest wysyłane gdzie indziej.",
             }
         ),
     }

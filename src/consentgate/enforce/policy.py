@@ -17,14 +17,16 @@ from typing import Any, Literal
 
 from consentgate.enforce.policy_reader import PolicyReader
 from consentgate.enforce.rules import (
+    BUILTIN_LANGUAGES,
     ESSENTIAL,
     MARKETING,
     MAX_CONSENT_DAYS,
-    SUPPORTED_LANGUAGES,
     Category,
     CookieClassifier,
     CookieRule,
     CrawlerRules,
+    EmbedRules,
+    EmbedService,
     PolicyError,
     Retention,
     TenantRules,
@@ -32,13 +34,15 @@ from consentgate.enforce.rules import (
 )
 
 __all__ = [
+    "BUILTIN_LANGUAGES",
     "ESSENTIAL",
     "MARKETING",
     "MAX_CONSENT_DAYS",
-    "SUPPORTED_LANGUAGES",
     "Category",
     "CookieRule",
     "CrawlerRules",
+    "EmbedRules",
+    "EmbedService",
     "Policy",
     "PolicyError",
     "Retention",
@@ -64,6 +68,9 @@ class Policy:
     visits: VisitRules = field(default_factory=VisitRules)
     retention: Retention = field(default_factory=Retention)
     crawlers: CrawlerRules = field(default_factory=CrawlerRules)
+    embeds: EmbedRules = field(default_factory=EmbedRules)
+    #: a folder of the site's language packs (relative paths: from the policy file's folder)
+    locales: Path | None = None
     source: str = "<policy>"
     fingerprint: str = ""
     _classifier: CookieClassifier = field(init=False, repr=False, compare=False)
@@ -87,23 +94,26 @@ class Policy:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise PolicyError(source, "<file>", f"not UTF-8 text (byte {exc.start})") from exc
-        return cls.from_toml(text, source=source)
+        return cls.from_toml(text, source=source, base=Path(path).resolve().parent)
 
     @classmethod
-    def from_toml(cls, text: str, *, source: str = "<policy>") -> Policy:
-        """Parse and validate policy TOML text; ``source`` names it in error messages."""
+    def from_toml(cls, text: str, *, source: str = "<policy>", base: Path | None = None) -> Policy:
+        """Parse and validate policy TOML text; ``source`` names it in error messages, ``base`` is
+        where a relative ``locales`` folder is (default: the working directory)."""
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise PolicyError(source, "<toml>", f"not valid TOML: {exc}") from exc
         fingerprint = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        return cls(**PolicyReader(source).read(data), fingerprint=fingerprint)
+        return cls(**PolicyReader(source, base).read(data), fingerprint=fingerprint)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, source: str = "<policy>") -> Policy:
+    def from_dict(
+        cls, data: Mapping[str, Any], *, source: str = "<policy>", base: Path | None = None
+    ) -> Policy:
         """Validate a policy given as a mapping (the same shape as the TOML file)."""
         fingerprint = hashlib.sha256(repr(sorted(data.items(), key=str)).encode()).hexdigest()
-        return cls(**PolicyReader(source).read(dict(data)), fingerprint=fingerprint)
+        return cls(**PolicyReader(source, base).read(dict(data)), fingerprint=fingerprint)
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -179,6 +189,11 @@ class Policy:
             lines.append(f"  tenant {tenant.tenant}: students also denied {extra}")
         lines.append(f"  Global Privacy Control denies: {', '.join(sorted(self.gpc_denies))}")
         lines.append(_describe_crawlers(self.crawlers))
+        once = "offered" if self.embeds.load_once else "not offered"
+        described = ", ".join(self.embeds.services) or "none"
+        lines.append(f"  embeds: \"Load this once\" {once}; services described: {described}")
+        folder = f"; language packs from {self.locales}" if self.locales is not None else ""
+        lines.append(f"  default language: {self.default_language}{folder}")
         return "\n".join(lines)
 
 

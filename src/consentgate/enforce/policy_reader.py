@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -14,10 +15,12 @@ from consentgate.enforce.rules import (
     ESSENTIAL,
     MARKETING,
     MAX_CONSENT_DAYS,
-    SUPPORTED_LANGUAGES,
     Category,
+    CookieClassifier,
     CookieRule,
     CrawlerRules,
+    EmbedRules,
+    EmbedService,
     PolicyError,
     Retention,
     TenantRules,
@@ -28,7 +31,7 @@ __all__ = ["PolicyReader"]
 
 _CATEGORY_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _TENANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
+_LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 # RFC 6265 token characters, plus '*' for globs. Anything else cannot be a cookie name a
 # browser would keep under that pattern, so it is a typo.
 _PATTERN_CHARS = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -54,11 +57,14 @@ class PolicyReader:
             "visits",
             "retention",
             "crawlers",
+            "embeds",
+            "locales",
         }
     )
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, base: Path | None = None) -> None:
         self.source = source
+        self.base = base
 
     def fail(self, key: str, message: str) -> PolicyError:
         return PolicyError(self.source, key, message)
@@ -178,11 +184,12 @@ class PolicyReader:
         refusal_days = self.integer(data, "refusal_max_age_days", "", 182, 1, MAX_CONSENT_DAYS)
         unknown = self.choice(data, "unknown_cookies", ("block", "allow"), "block")
         csp = self.choice(data, "csp", ("off", "report-only", "enforce"), "off")
+        # Language packs can add languages, so whether one exists is checked where the packs are
+        # read (the middleware's start-up, `consentgate check`); here only that it is a tag.
         language = data.get("default_language", "en")
-        if not isinstance(language, str) or language not in SUPPORTED_LANGUAGES:
-            raise self.fail(
-                "default_language", f"{language!r} is not one of {', '.join(SUPPORTED_LANGUAGES)}"
-            )
+        if not isinstance(language, str) or not _LANGUAGE.fullmatch(language):
+            raise self.fail("default_language", f"{language!r} is not a language tag such as 'en' or 'pt-BR'")
+        locales = self._locales(data.get("locales"))
 
         raw_categories = data.get("categories", {})
         if not isinstance(raw_categories, dict):
@@ -223,6 +230,7 @@ class PolicyReader:
         visits = self._visits(data.get("visits", {}), ordered)
         retention = self._retention(data.get("retention", {}))
         crawlers = self._crawlers(data.get("crawlers", {}))
+        embeds = self._embeds(data.get("embeds", {}), ordered)
         return dict(
             revision=revision,
             categories=tuple(ordered.values()),
@@ -237,6 +245,8 @@ class PolicyReader:
             visits=visits,
             retention=retention,
             crawlers=crawlers,
+            embeds=embeds,
+            locales=locales,
             source=self.source,
         )
 
@@ -298,3 +308,59 @@ class PolicyReader:
                 )
             tokens.append(token.strip().lower())
         return CrawlerRules(detect=detect, tokens=tuple(tokens))
+
+    def _locales(self, value: Any) -> Path | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail("locales", f"expected the path of a folder of language packs, got {value!r}")
+        folder = Path(value)
+        if not folder.is_absolute() and self.base is not None:
+            folder = self.base / folder
+        if not folder.is_dir():
+            raise self.fail("locales", f"{value!r} is not a folder (looked for {folder})")
+        return folder
+
+    def _embeds(self, table: Any, categories: Mapping[str, Category]) -> EmbedRules:
+        """``[embeds]``: ``load_once`` and, per service, the hosts and cookies a placeholder names.
+        Each must be declared by a category: a placeholder never names what the policy does not."""
+        if not isinstance(table, dict):
+            raise self.fail("embeds", f"expected a table, got {table!r}")
+        self.check_keys(table, ("load_once", "services"), "embeds.")
+        load_once = table.get("load_once", True)
+        if not isinstance(load_once, bool):
+            raise self.fail("embeds.load_once", f"expected true or false, got {load_once!r}")
+        raw = table.get("services", {})
+        if not isinstance(raw, dict):
+            raise self.fail("embeds.services", f"expected tables [embeds.services.NAME], got {raw!r}")
+        classifier = CookieClassifier(categories.values())
+        declared = {h for c in categories.values() for h in c.hosts}
+        services: dict[str, EmbedService] = {}
+        for name, entry in raw.items():
+            where = f"embeds.services.{name}"
+            if not isinstance(entry, dict):
+                raise self.fail(where, f"expected a table with hosts and cookies, got {entry!r}")
+            self.check_keys(entry, ("hosts", "cookies"), f"{where}.")
+            hosts = []
+            for index, host in enumerate(self.string_list(entry.get("hosts", []), f"{where}.hosts")):
+                if not isinstance(host, str) or not any(_host_matches(host.lower(), d) for d in declared):
+                    raise self.fail(
+                        f"{where}.hosts[{index}]", f"{host!r} is not among the hosts of any category"
+                    )
+                hosts.append(host.lower())
+            cookies = []
+            for index, cookie in enumerate(self.string_list(entry.get("cookies", []), f"{where}.cookies")):
+                if not isinstance(cookie, str) or classifier.lookup(cookie) is None:
+                    raise self.fail(
+                        f"{where}.cookies[{index}]", f"{cookie!r} is not among the cookies of any category"
+                    )
+                cookies.append(cookie)
+            services[name] = EmbedService(name, tuple(hosts), tuple(cookies))
+        return EmbedRules(load_once, MappingProxyType(services))
+
+
+def _host_matches(host: str, declared: str) -> bool:
+    """Whether ``host`` is the declared host, or under a declared ``*.`` wildcard."""
+    if declared.startswith("*."):
+        return host.endswith(declared[1:]) or host == declared
+    return host == declared

@@ -11,15 +11,17 @@ from types import MappingProxyType
 from typing import Literal
 
 __all__ = [
+    "BUILTIN_LANGUAGES",
     "DEFAULT_CATEGORIES",
     "ESSENTIAL",
     "MARKETING",
     "MAX_CONSENT_DAYS",
-    "SUPPORTED_LANGUAGES",
     "Category",
     "CookieClassifier",
     "CookieRule",
     "CrawlerRules",
+    "EmbedRules",
+    "EmbedService",
     "PolicyError",
     "Retention",
     "TenantRules",
@@ -30,7 +32,9 @@ ESSENTIAL = "essential"
 MARKETING = "marketing"
 MAX_CONSENT_DAYS = 395  # 13 months (R-CON-7)
 DEFAULT_CATEGORIES = ("essential", "personalization", "analytics", "marketing")
-SUPPORTED_LANGUAGES = ("en", "es", "fr", "ar", "ja", "zh")
+#: The languages consentgate ships catalogs for (``consentgate/i18n/locales``); a site adds more
+#: with language packs, so a policy's ``default_language`` is checked against both at start-up.
+BUILTIN_LANGUAGES = ("en", "es", "fr", "ar", "ja", "zh", "de", "it", "pt", "nl", "pl")
 
 
 class PolicyError(ValueError):
@@ -72,10 +76,23 @@ class Category:
         return self.name == ESSENTIAL
 
     def label(self, language: str) -> str | None:
-        return self.labels.get(language) or self.labels.get("*")
+        return _text_for(self.labels, language)
 
     def description(self, language: str) -> str | None:
-        return self.descriptions.get(language) or self.descriptions.get("*")
+        return _text_for(self.descriptions, language)
+
+
+def _text_for(texts: Mapping[str, str], language: str) -> str | None:
+    """The text for ``language``, else for its shorter forms (``de-CH`` → ``de``), else for all."""
+    if texts:
+        tag = language
+        while tag:
+            text = texts.get(tag)
+            if text:
+                return text
+            tag = tag.rpartition("-")[0]
+        return texts.get("*")
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +120,25 @@ class CrawlerRules:
 
     detect: bool = True
     tokens: tuple[str, ...] = ()  # case-insensitive User-Agent substrings, besides the built-in ones
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedService:
+    """What the policy says an embedded service does: the hosts a visitor's browser contacts when
+    it loads, and the cookies it may set (the click-to-load placeholder tells the visitor)."""
+
+    name: str
+    hosts: tuple[str, ...] = ()
+    cookies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedRules:
+    """The ``[embeds]`` table: how click-to-load placeholders behave."""
+
+    #: offer "Load this once" (this page view only, nothing recorded); never for a locked category
+    load_once: bool = True
+    services: Mapping[str, EmbedService] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)

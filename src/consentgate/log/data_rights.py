@@ -24,44 +24,27 @@ from starlette.types import Receive, Scope, Send
 from consentgate._files import package_dir
 from consentgate.enforce.consent import Consent
 from consentgate.enforce.endpoints import RequestError, check_same_origin, header
-from consentgate.enforce.policy import SUPPORTED_LANGUAGES, Policy
-from consentgate.log.rights_messages import MESSAGES
+from consentgate.enforce.policy import Policy
+from consentgate.i18n.catalogs import Localizer
 from consentgate.log.stores.base import Store, StoreError
 from consentgate.log.stores.results import Deleted
 
-__all__ = ["MESSAGES", "DataRights", "pick_language", "templates_dir"]
+__all__ = ["DataRights", "templates_dir"]
 
 _NO_STORE = {"cache-control": "no-store"}
-_RTL = frozenset({"ar"})
+_SECTION = "my_data."
+
 
 def templates_dir() -> Path:
     """``consentgate/templates`` in an installed wheel; the repository's ``templates/`` otherwise."""
     return package_dir("templates")
 
 
-def pick_language(scope: Scope, default: str) -> str:
-    """``?lang=xx`` if supported, else the best supported ``Accept-Language`` entry, else default."""
+def _asked_language(scope: Scope) -> str | None:
+    """``?lang=xx``: the page's own language switch (the form posts it on to /forget)."""
     query: dict[str, list[str]] = parse_qs(bytes(scope.get("query_string", b"")).decode("latin-1"))
-    for wanted in query.get("lang", []):
-        if wanted in SUPPORTED_LANGUAGES:
-            return wanted
-    raw = (header(scope, b"accept-language") or b"").decode("latin-1")
-    ranked: list[tuple[float, int, str]] = []
-    for index, part in enumerate(raw.split(",")[:20]):
-        tag, _, params = part.strip().partition(";")
-        quality = 1.0
-        params = params.strip()
-        if params.startswith("q="):
-            try:
-                quality = float(params[2:])
-            except ValueError:
-                continue
-        base = tag.strip().lower().split("-")[0]
-        if base in SUPPORTED_LANGUAGES and quality > 0:
-            ranked.append((-quality, index, base))
-    if ranked:
-        return min(ranked)[2]
-    return default if default in SUPPORTED_LANGUAGES else "en"
+    wanted = query.get("lang")
+    return wanted[0] if wanted else None
 
 
 def _wants_json(scope: Scope) -> bool:
@@ -75,10 +58,18 @@ def _wants_json(scope: Scope) -> bool:
 class DataRights:
     """Serves the visitor's data-rights routes for one privacy log."""
 
-    def __init__(self, policy: Policy, store: Store, forget: Callable[[str], Awaitable[Deleted]]) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        store: Store,
+        forget: Callable[[str], Awaitable[Deleted]],
+        localizer: Localizer | None = None,
+    ) -> None:
         self.policy = policy
         self.store = store
         self._forget = forget
+        #: the words, in the visitor's language: the same catalogs (and site packs) as the banner
+        self.localizer = localizer or Localizer(policy)
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(templates_dir())),
             autoescape=True,
@@ -172,12 +163,14 @@ class DataRights:
         visits: list[dict[str, Any]],
         deleted: Deleted | None,
     ) -> Response:
-        language = pick_language(scope, self.policy.default_language)
-        text = MESSAGES[language]
+        localizer = self.localizer
+        language = localizer.language_for(scope, _asked_language(scope))
+        strings = localizer.catalog(language)
+        text = strings.section(_SECTION)
 
         def label(name: str) -> str:
             if self.policy.has_category(name):
-                return self.policy.category(name).label(language) or name.replace("_", " ").capitalize()
+                return localizer.label(self.policy.category(name), language)
             return name
 
         choice = None
@@ -188,7 +181,7 @@ class DataRights:
             }
         html = self.template.render(
             lang=language,
-            dir="rtl" if language in _RTL else "ltr",
+            dir=strings.direction,
             t=text,
             prefix=prefix,
             consent_id=None if consent is None else consent.consent_id,

@@ -35,6 +35,7 @@ from consentgate.enforce.consent import Consent
 from consentgate.enforce.decisions import Decision
 from consentgate.enforce.hooks import VisitSink
 from consentgate.enforce.policy import Policy
+from consentgate.i18n.catalogs import Localizer
 from consentgate.log.client_ip import TrustedProxies
 from consentgate.log.data_rights import DataRights
 from consentgate.log.geo import CountryLookup
@@ -322,6 +323,11 @@ class PrivacyLog:
         clear_headers: list[tuple[bytes, bytes]],
     ) -> bool:
         return await self.rights.handle(scope, receive, send, consent, clear_headers)
+
+    def use_localizer(self, localizer: Localizer) -> None:
+        """Speak to visitors through ``localizer`` (the middleware's: same languages and site packs
+        as its banner)."""
+        self.rights.localizer = localizer
 
     async def forget(self, consent_id: str) -> Deleted:
         """Delete everything recorded under ``consent_id``: queued visits are written first so

@@ -1,0 +1,67 @@
+"""What the server gives the click-to-load placeholders: the placeholder's template and words in
+the visitor's language, the policy's categories and described services, the module's URL."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any
+
+from coreapp import client
+from support.embed_site import build_site as build_embed_site
+from support.embed_site import make_policy
+
+from consentgate.i18n.catalogs import catalog
+
+THIRD_PARTY = "http://127.0.0.2:9"
+
+
+def page_and_config(tc: Any, **headers: str) -> tuple[str, dict[str, Any]]:
+    page = tc.get("/", headers=headers).text
+    match = re.search(r'data-consentgate="config">(.*?)</script>', page, re.S)
+    assert match is not None
+    return page, json.loads(match.group(1))
+
+
+def test_config_holds_categories_services_and_the_words_in_the_visitors_language() -> None:
+    page, config = page_and_config(client(build_embed_site(THIRD_PARTY)), **{"accept-language": "it"})
+    it = catalog("it")
+    assert config["cat"]["marketing"] == [
+        it["category.marketing.label"],
+        ["127.0.0.2"],
+        ["_fbp", "VISITOR_INFO1_LIVE", "YSC"],
+    ]
+    assert set(config["cat"]) == {"personalization", "analytics", "marketing"}  # never essential
+    assert config["svc"] == {"SchoolTube": [["127.0.0.2"], ["VISITOR_INFO1_LIVE", "YSC"]]}
+    assert config["once"] is True
+    assert config["e"]["allow"] == it["embed.allow"]
+    assert config["e"]["lock"] == {"student": it["category.locked.student"], "gpc": it["category.locked.gpc"]}
+    template = re.search(r'<template data-consentgate="embed">(.*?)</template>', page, re.S)
+    assert template is not None
+    assert 'class="cg-ph" lang="it" dir="ltr"' in template.group(1)
+    assert html.unescape(template.group(1)).count(it["embed.load_once"]) == 1
+    assert 'data-consentgate="embed-allow"' in template.group(1)
+    assert 'data-consentgate="open"' in template.group(1)
+
+
+def test_the_module_is_served_like_the_banners_own_files() -> None:
+    tc = client(build_embed_site(THIRD_PARTY))
+    _, config = page_and_config(tc)
+    assert re.fullmatch(r"/_consent/static/[0-9a-f]{16}/consentgate-embeds\.js", config["embeds"])
+    response = tc.get(config["embeds"])
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert "consentgate:change" in response.text
+
+
+def test_load_once_off_in_the_policy() -> None:
+    tc = client(build_embed_site(THIRD_PARTY, load_once=False))
+    assert page_and_config(tc)[1]["once"] is False
+    assert make_policy(load_once=False).embeds.load_once is False
+
+
+def test_arabic_placeholder_is_right_to_left() -> None:
+    page, config = page_and_config(client(build_embed_site(THIRD_PARTY)), **{"accept-language": "ar"})
+    assert 'class="cg-ph" lang="ar" dir="rtl"' in page
+    assert config["e"]["blocked"] == catalog("ar")["embed.blocked"]
