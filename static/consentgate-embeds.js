@@ -2,9 +2,9 @@
 // (<iframe data-consent-category data-src>, <div data-consent-category> with a <template>).
 // el.p: the embed's placeholder; el.once: loaded by "Load this once" (this page view only).
 const D = document, cg = window.consentgate, $ = (s, el = D) => el.querySelector(s);
-const cfg = JSON.parse($('[data-consentgate="config"]').textContent), e = cfg.e;
+const cfg = JSON.parse($('[data-consentgate="config"]').textContent);
 const cats = (el) => el.dataset.consentCategory.split(/\s+/);
-const fill = (s, v) => s.replace(/\{(\w+)\}/g, (m, k) => v[k]);
+const fill = (s, v) => s.replace(/\{(\w+)\}/g, (m, k) => (k in v ? v[k] : m));
 
 function embeds() {
   const { granted, locked } = cg.get();
@@ -24,26 +24,24 @@ function load(el) {
 
 function cover(el, locked) {
   const c = cats(el), src = el.dataset.src, host = src && new URL(src, location).hostname;
-  const all = (i) => c.flatMap((x) => (cfg.cat[x] || [x, [], []])[i]);
+  const all = (i) => c.flatMap((x) => (cfg.cat[x] || [x, []])[i]);
   // The hosts and cookies: the policy's [embeds.services] entry, else the frame's host (or the
   // category's hosts) and the category's cookies.
   const service = el.dataset.consentService || host || all(0).join(', ');
-  const [hosts, cookies] = cfg.svc[service] || [host ? [host] : all(1), all(2)];
+  const [hosts, cookies] = cfg.svc[service] || [
+    host ? [host] : all(1), c.flatMap((x) => (cfg.cookies[x] || []).map((rule) => rule[0])),
+  ];
   const v = { service, category: all(0).join(', '), hosts: hosts.join(', ') || location.host, cookies: cookies.join(', ') };
   const p = (el.p = $('[data-consentgate="embed"]').content.firstElementChild.cloneNode(true));
-  const [, note, about, lock] = p.querySelectorAll('p'), [once, allow] = p.querySelectorAll('button');
   const why = c.map((x) => locked[x]).find(Boolean); // a student's or GPC's lock: nothing may grant it
+  for (const n of p.querySelectorAll('*')) {
+    for (const a of n.attributes) a.value = fill(a.value, v);
+    if (!n.firstElementChild) n.textContent = fill(n.textContent, v);
+  }
+  $(`[data-if="${v.cookies ? '' : 'cookies'}"]`, p).remove();
+  if (why) ($(`[data-lock="${why}"]`, p).hidden = false), ($('.cg-ph-a', p).hidden = true);
+  else $('[data-consentgate="embed-once"]', p).hidden = !cfg.once;
   p.e = el;
-  $('strong', p).textContent = service;
-  note.textContent = fill(e.blocked, v);
-  about.textContent = fill(v.cookies ? e.hosts_cookies : e.hosts, v);
-  lock.textContent = why ? e.lock[why] : '';
-  lock.hidden = !why;
-  allow.hidden = !!why;
-  once.hidden = !!why || !cfg.once;
-  once.setAttribute('aria-label', fill(e.load_once_named, v));
-  allow.textContent = fill(e.allow, v);
-  allow.setAttribute('aria-label', fill(e.allow_named, v));
   if (!src) return el.replaceChildren($('template', el), p), (el.on = 0);
   // The frame's box (measured before it is hidden), its ratio kept when narrower; 16:9 by default.
   const r = el.getBoundingClientRect(), s = getComputedStyle(el), w = r.width || +el.width || 300;
@@ -58,9 +56,11 @@ D.addEventListener('click', (ev) => {
   const b = ev.target.closest && ev.target.closest('.cg-ph [data-consentgate^="embed-"]'), el = b && b.closest('.cg-ph').e;
   if (!el) return;
   if (b.dataset.consentgate === 'embed-once') return load(el, (el.once = 1));
-  // The decision the preferences dialog would record with this embed's categories ticked too.
+  // The decision the preferences dialog would record with this embed's categories ticked too;
+  // under an enforced consent-aware CSP the embed's host is allowed from the next page on.
   const granted = cg.get().granted.filter((c) => c !== 'essential');
-  cg.save([...new Set([...granted, ...cats(el)])], 'placeholder').catch(() => {}); // the banner shows failures
+  cg.save([...new Set([...granted, ...cats(el)])], 'placeholder')
+    .then(() => cfg.reload && location.reload(), () => {}); // the banner shows failures
 });
 D.addEventListener('consentgate:change', embeds);
 embeds();

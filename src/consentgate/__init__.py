@@ -15,6 +15,7 @@ from consentgate.enforce.students import (
     has_student_role,
     is_student_role,
 )
+from consentgate.i18n.packs import LocaleError
 from consentgate.log.client_ip import TrustedProxies
 from consentgate.log.geo import CountryLookup
 from consentgate.log.privacy_log import PrivacyLog
@@ -32,6 +33,7 @@ __all__ = [
     "Dashboard",
     "Decision",
     "DecisionRateLimit",
+    "LocaleError",
     "Policy",
     "PolicyError",
     "PrivacyLog",

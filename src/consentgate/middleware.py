@@ -146,7 +146,7 @@ class ConsentMiddleware:
         if isinstance(privacy_log, PrivacyLog):
             privacy_log.use_localizer(self.localizer)  # my-data speaks the banner's languages
         self.assets = AssetStore(prefix)
-        self.banner = Banner(policy, self.localizer, self.assets, prefix=prefix)
+        self.banner = Banner(policy, self.localizer, self.assets, prefix=prefix, csp=csp_mode)
         self.csp = ConsentCsp(policy, csp_mode) if csp_mode != "off" else None
         self.pages = (
             PageHook(self.banner if banner else None, self.csp, self.localizer.language_for)

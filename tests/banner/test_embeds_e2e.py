@@ -8,6 +8,7 @@ party" on 127.0.0.2 that records every request it gets. Each test names what it 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from consentgate.log.stores.factory import open_store
 pytestmark = pytest.mark.e2e
 
 EN = catalog("en")
+DOCS_PNG = Path(__file__).resolve().parents[2] / "docs" / "images" / "embeds.png"
 PH = ".cg-ph"
 NOTICE = '[data-consentgate="notice"]'
 DIALOG = '[data-consentgate="dialog"]'
@@ -272,7 +274,7 @@ def test_r_stu_1_student_placeholder_says_marketing_is_locked_and_offers_no_gran
     page = context.new_page()
     visit(page, url + "/")
     video = placeholder(page, "#video")
-    expect(video.locator(".cg-lock")).to_have_text(EN["category.locked.student"])
+    expect(video.locator(".cg-lock:visible")).to_have_text(EN["category.locked.student"])
     expect(video.locator(ONCE)).to_be_hidden()
     expect(video.locator(ALLOW)).to_be_hidden()
     expect(placeholder(page, "#poll").locator(ALLOW)).to_be_visible()  # analytics is not locked
@@ -291,7 +293,7 @@ def test_r_gpc_1_placeholder_under_global_privacy_control(
     page = context.new_page()
     visit(page, site() + "/")
     map_ph = placeholder(page, "#map")
-    expect(map_ph.locator(".cg-lock")).to_have_text(EN["category.locked.gpc"])
+    expect(map_ph.locator(".cg-lock:visible")).to_have_text(EN["category.locked.gpc"])
     expect(map_ph.locator(ALLOW)).to_be_hidden()
     expect(map_ph.locator(ONCE)).to_be_hidden()
     expect(placeholder(page, "#poll").locator(ONCE)).to_be_visible()
@@ -359,3 +361,44 @@ def test_r_a11y_1_axe_clean_with_placeholders(
     assert violations == []
     checked = {rule["id"] for rule in results.response["passes"]}
     assert {"color-contrast", "button-name"} <= checked
+
+
+def test_under_an_enforced_consent_aware_csp_allow_reloads_and_load_once_is_not_offered(
+    new_context: Callable[..., BrowserContext], live_server: Callable[[ASGIApp], str]
+) -> None:
+    """The page's own consent-aware CSP names only the hosts allowed when it loaded: a frame of
+    another host cannot load in it, so the embed loads on the next page (the module reloads).
+    The third party is a name on the default port here, answered by the browser's router (a CSP
+    host without a port means the scheme's default port)."""
+    third_party = "http://video.example"
+    served: list[str] = []
+    page = new_context().new_page()
+    page.route(
+        f"{third_party}/**",
+        lambda route: (served.append(route.request.url), route.fulfill(
+            content_type="text/html", body="<!doctype html><title>x</title><p id='embedded'>video</p>"
+        )),
+    )
+    visit(page, live_server(build_site(third_party, csp="enforce")) + "/")
+    page.evaluate("window.sameDocument = true")
+    video = placeholder(page, "#video")
+    expect(video.locator(ONCE)).to_be_hidden()
+    assert served == []
+    video.locator(ALLOW).click()
+    expect(page.frame_locator("#video").locator("#embedded")).to_be_visible()
+    assert page.evaluate("window.sameDocument") is None  # reloaded
+    assert page.evaluate("window.__violations") == []
+    assert sorted(url.rsplit("/", 1)[1] for url in served) == ["map", "video"]
+
+
+def test_screenshot_docs_embeds_png(
+    new_context: Callable[..., BrowserContext], live_server: Callable[[ASGIApp], str], tmp_path: Path
+) -> None:
+    """docs/images/embeds.png: the lesson video's placeholder, as a visitor sees it before any
+    choice; CONSENTGATE_SCREENSHOT=1 regenerates it."""
+    page = new_context(viewport={"width": 800, "height": 900}, reduced_motion="reduce").new_page()
+    visit(page, live_server(build_site("http://video.example")) + "/")
+    target = DOCS_PNG if os.environ.get("CONSENTGATE_SCREENSHOT") == "1" else tmp_path / "embeds.png"
+    placeholder(page, "#video").screenshot(path=str(target))
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert DOCS_PNG.is_file(), "run with CONSENTGATE_SCREENSHOT=1 once to create docs/images/embeds.png"

@@ -24,25 +24,25 @@ def page_and_config(tc: Any, **headers: str) -> tuple[str, dict[str, Any]]:
     return page, json.loads(match.group(1))
 
 
-def test_config_holds_categories_services_and_the_words_in_the_visitors_language() -> None:
+def test_the_placeholders_words_and_data_in_the_visitors_language() -> None:
     page, config = page_and_config(client(build_embed_site(THIRD_PARTY)), **{"accept-language": "it"})
     it = catalog("it")
-    assert config["cat"]["marketing"] == [
-        it["category.marketing.label"],
-        ["127.0.0.2"],
-        ["_fbp", "VISITOR_INFO1_LIVE", "YSC"],
-    ]
+    assert config["cat"]["marketing"] == [it["category.marketing.label"], ["127.0.0.2"]]
     assert set(config["cat"]) == {"personalization", "analytics", "marketing"}  # never essential
+    assert config["cookies"]["marketing"][0][0] == "_fbp"  # the category's cookies (also for withdrawal)
     assert config["svc"] == {"SchoolTube": [["127.0.0.2"], ["VISITOR_INFO1_LIVE", "YSC"]]}
-    assert config["once"] is True
-    assert config["e"]["allow"] == it["embed.allow"]
-    assert config["e"]["lock"] == {"student": it["category.locked.student"], "gpc": it["category.locked.gpc"]}
+    assert config["once"] is True and config["reload"] is False
     template = re.search(r'<template data-consentgate="embed">(.*?)</template>', page, re.S)
     assert template is not None
-    assert 'class="cg-ph" lang="it" dir="ltr"' in template.group(1)
-    assert html.unescape(template.group(1)).count(it["embed.load_once"]) == 1
-    assert 'data-consentgate="embed-allow"' in template.group(1)
-    assert 'data-consentgate="open"' in template.group(1)
+    words = html.unescape(template.group(1))
+    assert 'class="cg-ph" lang="it" dir="ltr"' in words
+    # every string once, with its {placeholders} for the script (UTF-8 in the page, not escaped JSON)
+    for key in ("embed.blocked", "embed.hosts", "embed.hosts_cookies", "embed.load_once", "embed.allow"):
+        assert words.count(f">{it[key]}<") == 1, key
+    assert f'aria-label="{it["embed.load_once_named"]}"' in words
+    assert f'aria-label="{it["embed.allow_named"]}"' in words
+    assert it["category.locked.student"] in words and it["category.locked.gpc"] in words
+    assert 'data-consentgate="open"' in words
 
 
 def test_the_module_is_served_like_the_banners_own_files() -> None:
@@ -55,13 +55,16 @@ def test_the_module_is_served_like_the_banners_own_files() -> None:
     assert "consentgate:change" in response.text
 
 
-def test_load_once_off_in_the_policy() -> None:
+def test_load_once_off_in_the_policy_or_under_an_enforced_consent_aware_csp() -> None:
     tc = client(build_embed_site(THIRD_PARTY, load_once=False))
     assert page_and_config(tc)[1]["once"] is False
     assert make_policy(load_once=False).embeds.load_once is False
+    config = page_and_config(client(build_embed_site(THIRD_PARTY, csp="enforce")))[1]
+    assert config["once"] is False and config["reload"] is True
+    assert page_and_config(client(build_embed_site(THIRD_PARTY, csp="report-only")))[1]["reload"] is False
 
 
 def test_arabic_placeholder_is_right_to_left() -> None:
-    page, config = page_and_config(client(build_embed_site(THIRD_PARTY)), **{"accept-language": "ar"})
+    page, _ = page_and_config(client(build_embed_site(THIRD_PARTY)), **{"accept-language": "ar"})
     assert 'class="cg-ph" lang="ar" dir="rtl"' in page
-    assert config["e"]["blocked"] == catalog("ar")["embed.blocked"]
+    assert html.unescape(page).count(catalog("ar")["embed.blocked"]) == 1

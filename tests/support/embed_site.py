@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -23,7 +24,7 @@ from .banner_app import SECRET, is_student
 
 THIRD_PARTY_HOST = "127.0.0.2"
 
-POLICY_TOML = f"""
+POLICY_TOML = """
 revision = 1
 
 [categories.essential]
@@ -34,19 +35,19 @@ cookies = ["theme"]
 
 [categories.analytics]
 cookies = ["_ga", "_ga_*"]
-hosts = ["{THIRD_PARTY_HOST}"]
+hosts = ["{host}"]
 services = ["Class poll"]
 
 [categories.marketing]
 cookies = ["_fbp", "VISITOR_INFO1_LIVE", "YSC"]
-hosts = ["{THIRD_PARTY_HOST}"]
+hosts = ["{host}"]
 services = ["SchoolTube", "Campus maps"]
 
 [embeds]
-load_once = {{load_once}}
+load_once = {load_once}
 
 [embeds.services.SchoolTube]
-hosts = ["{THIRD_PARTY_HOST}"]
+hosts = ["{host}"]
 cookies = ["VISITOR_INFO1_LIVE", "YSC"]
 """
 
@@ -77,10 +78,9 @@ class ThirdParty:
         return Starlette(routes=[Route("/embed/{name}", embed)])
 
 
-def make_policy(*, load_once: bool = True) -> Policy:
-    return Policy.from_toml(
-        POLICY_TOML.replace("{load_once}", str(load_once).lower()), source="embeds-test.toml"
-    )
+def make_policy(*, load_once: bool = True, host: str = THIRD_PARTY_HOST) -> Policy:
+    text = POLICY_TOML.replace("{load_once}", str(load_once).lower()).replace("{host}", host)
+    return Policy.from_toml(text, source="embeds-test.toml")
 
 
 def page(third_party: str) -> str:
@@ -133,7 +133,7 @@ def build_site(
     async def poll_js(request: Request) -> Response:
         return Response("window.pollRan = (window.pollRan || 0) + 1;", media_type="text/javascript")
 
-    policy = make_policy(load_once=load_once)
+    policy = make_policy(load_once=load_once, host=urlsplit(third_party).hostname or "")
     if log_path is not None:
         options["privacy_log"] = PrivacyLog(str(log_path), policy)
     options.setdefault("student_resolver", is_student)

@@ -46,8 +46,6 @@ _EMBEDS_JS = "consentgate-embeds.js"
 
 #: Which catalog strings make up the notice a visitor reads (hashed as proof of what was shown).
 _NOTICE_KEYS = ("banner.title", "banner.text", "dialog.title", "dialog.intro")
-#: The placeholder's strings with {placeholders} the script fills in (service, category, hosts...).
-_EMBED_KEYS = ("blocked", "hosts", "hosts_cookies", "load_once_named", "allow", "allow_named")
 
 
 @cache
@@ -75,8 +73,13 @@ def _key(consent: Consent, language: str) -> tuple[Any, ...]:
 class Banner:
     """Renders the banner for one middleware; every result is cached (bounded)."""
 
-    def __init__(self, policy: Policy, localizer: Localizer, assets: AssetStore, *, prefix: str) -> None:
+    def __init__(
+        self, policy: Policy, localizer: Localizer, assets: AssetStore, *, prefix: str, csp: str = "off"
+    ) -> None:
         self.policy = policy
+        # Under an enforced consent-aware CSP a page cannot frame a host its categories did not
+        # allow when it loaded: an embed allowed on the page needs the next page (a reload).
+        self._csp_enforced = csp == "enforce"
         self.localizer = localizer
         self.prefix = prefix
         self.js_url = assets.url(_JS)
@@ -89,6 +92,7 @@ class Banner:
             if not c.required
         }
         self.embeds_url = assets.url(_EMBEDS_JS)
+        self._hosts = {c.name: list(c.hosts) for c in policy.categories}
         self._services = {s.name: [list(s.hosts), list(s.cookies)] for s in policy.embeds.services.values()}
         self._html: dict[tuple[Any, ...], str] = {}
         self._bytes: dict[tuple[tuple[Any, ...], str | None], bytes] = {}
@@ -179,20 +183,16 @@ class Banner:
             "gpcDenies": sorted(self.policy.gpc_denies),
             "cookies": self._cookies,
             "t": {k: strings[f"status.{k}"] for k in ("saving", "saved", "error")},
-            # Click-to-load placeholders: per category its label, hosts and cookie names; the
-            # services [embeds.services] describes; the placeholder's words (script-filled).
+            # Click-to-load placeholders (their words are in the page's <template>): per category
+            # its label and hosts, the services [embeds.services] describes, what is offered.
             "embeds": self.embeds_url,
             "cat": {
-                c.name: [self.localizer.label(c, language), list(c.hosts), [r.pattern for r in c.cookies]]
-                for c in self.policy.categories
-                if not c.required
+                c: [self.localizer.label(self.policy.category(c), language), self._hosts[c]]
+                for c in self._optional
             },
             "svc": self._services,
-            "once": self.policy.embeds.load_once,
-            "e": {
-                **{k: strings[f"embed.{k}"] for k in _EMBED_KEYS},
-                "lock": {k: strings[f"category.locked.{k}"] for k in ("student", "gpc")},
-            },
+            "once": self.policy.embeds.load_once and not self._csp_enforced,
+            "reload": self._csp_enforced,
         }
         # ASCII-only JSON that cannot close its <script> element: "<" is escaped too.
         data = json.dumps(config, ensure_ascii=True, separators=(",", ":")).replace("<", "\\u003c")
