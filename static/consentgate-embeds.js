@@ -9,6 +9,7 @@ const fill = (s, v) => s.replace(/\{(\w+)\}/g, (m, k) => (k in v ? v[k] : m));
 function embeds() {
   const { granted, locked } = cg.get();
   for (const el of D.querySelectorAll('iframe[data-consent-category][data-src],div[data-consent-category]')) {
+    if (!el.dataset.src && !$('template', el)) continue; // a <div> holds its widget in a <template>
     if (cats(el).every((c) => granted.includes(c))) load(el, (el.once = 0));
     else if (!el.once && !el.p) cover(el, locked);
   }

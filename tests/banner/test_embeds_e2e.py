@@ -140,6 +140,7 @@ def test_placeholders_before_consent_and_no_request_to_the_embeds_host(
     assert page.locator("#video").get_attribute("src") is None
     expect(page.locator("#video")).to_be_hidden()
     assert page.locator("#poll iframe").count() == 0 and page.evaluate("window.pollRan") is None
+    expect(page.locator("#notes")).to_have_text("A div without a template is not an embed.")
     page.wait_for_load_state("networkidle")
     assert to_third_party(requests) == []
     assert third_party[1].hits == []
