@@ -15,10 +15,9 @@ the banner (:mod:`consentgate.banner`) goes into HTML pages, and an optional pri
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Literal
 
@@ -30,25 +29,25 @@ from consentgate.banner.csp import NONCE_STATE_KEY, ConsentCsp
 from consentgate.banner.injection import PageHook
 from consentgate.enforce.consent import Consent, ConsentResolver
 from consentgate.enforce.consent_cookie import ConsentCookieCodec, StoredChoice
-from consentgate.enforce.cookie_filter import CookieFilter, Outbound
+from consentgate.enforce.cookie_filter import CookieFilter
 from consentgate.enforce.decisions import DecisionHook
 from consentgate.enforce.endpoints import ConsentEndpoints, error_response
-from consentgate.enforce.hooks import PrivacyLogHooks, VisitSink
+from consentgate.enforce.hooks import PrivacyLogHooks
 from consentgate.enforce.keys import SecretKeys
 from consentgate.enforce.policy import Policy
 from consentgate.enforce.rate_limit import DEFAULT_DECISION_RATE_LIMIT, DecisionRateLimit
+from consentgate.enforce.situation import SituationReader
 from consentgate.enforce.students import (
     StudentResolver,
     TenantResolver,
-    default_student_resolver,
-    default_tenant_resolver,
 )
 from consentgate.enforce.visitors import Situation, Visitors, consent_cookie_value
 from consentgate.i18n.catalogs import LanguageChooser, LocalesFolder, Localizer
 from consentgate.log.autostart import LogLifecycle
 from consentgate.log.privacy_log import PrivacyLog
+from consentgate.log.recording import VisitRecorder
 from consentgate.log.useragent import crawler_detector
-from consentgate.log.visits import VisitIdentity, identity_of, queued_visit
+from consentgate.log.visits import VisitIdentity
 
 __all__ = ["SCOPE_KEY", "ConsentMiddleware"]
 
@@ -124,22 +123,23 @@ class ConsentMiddleware:
         self.keys = SecretKeys.load(secret_key, development=development)
         self.codec = ConsentCookieCodec(self.keys, policy)
         self.resolver = ConsentResolver(policy)
-        self.student_resolver = student_resolver
-        self.tenant_resolver = tenant_resolver or default_tenant_resolver
-        self._own_tenants = tenant_resolver is not None
+        self.situations = SituationReader(student_resolver, tenant_resolver)
         self.https = https
         self.cookies = CookieFilter(policy, vary_always=vary == "always")
 
-        # The privacy log: receipts through the decision hook; visits queued inline (the sink)
-        # or, for a log with its own counting rule, handed over per response.
+        # Crawlers: no banner, no visit, no receipt (policy [crawlers]; enforcement unchanged).
+        self.crawlers = crawler_detector(policy.crawlers)
+
+        # The privacy log: receipts through the decision hook, visits through the recorder.
         self.privacy_log = privacy_log
-        self._sink: VisitSink | None = privacy_log.visit_sink() if privacy_log is not None else None
+        self.visits = VisitRecorder(privacy_log, self.crawlers) if privacy_log is not None else None
         # Started by the lifespan, or by the first request when no lifespan comes (log/autostart.py).
         self._log_lifecycle = LogLifecycle(privacy_log) if privacy_log is not None else None
         self._log_waiting = privacy_log is not None
         if privacy_log is not None and on_decision is None:
             on_decision = privacy_log.record_decision
-        self.visitors = Visitors(self.codec, self.resolver, self._visit_identity)
+        identity = self.visits.identity if self.visits is not None else _no_identity
+        self.visitors = Visitors(self.codec, self.resolver, identity)
 
         # The banner and the consent-aware CSP, applied to HTML pages.
         self.localizer = Localizer(policy, language, locales)
@@ -168,8 +168,6 @@ class ConsentMiddleware:
         # The privacy log's visitor endpoints (my-data, forget) live under the consent prefix.
         self._rights_prefix = prefix + "/" if privacy_log is not None else None
         self._decisions_path = prefix
-        # Crawlers: no banner, no visit, no receipt (policy [crawlers]; enforcement unchanged).
-        self.crawlers = crawler_detector(policy.crawlers)
         self.banner.crawlers = self.crawlers
 
     # -- the request's path ----------------------------------------------------------------
@@ -185,7 +183,7 @@ class ConsentMiddleware:
             await self.assets(scope, receive, send)
             return
         cookie_header, gpc, https = self._read(scope)
-        situation = self._situation(scope, gpc)
+        situation = self.situations.read(scope, gpc)
         if not isinstance(situation, tuple):  # the app's resolver is async
             situation = await situation
         consent, previous, identity = self._decide(cookie_header, situation)
@@ -225,36 +223,6 @@ class ConsentMiddleware:
                 gpc = value.strip() == b"1"  # R-GPC-1: exactly "1"
         https = self.https if self.https is not None else scope.get("scheme") in ("https", "wss")
         return cookie_header, gpc, https
-
-    def _situation(self, scope: Scope, gpc: bool) -> Situation | Awaitable[Situation]:
-        """(student session, GPC, tenant) from the app's role signals and the request; an awaitable
-        when one of the app's resolvers is async."""
-        # The built-in role and tenant signals live in the scope's state and the session; with
-        # neither present (most requests of most apps) there is nothing to look at.
-        has_roles = bool(scope.get("state") or scope.get("session"))
-        is_student = has_roles and default_student_resolver(scope)
-        if not is_student and self.student_resolver is not None:
-            result = self.student_resolver(scope)
-            if inspect.isawaitable(result):
-                return self._situation_async(scope, gpc, has_roles, result)
-            is_student = bool(result)
-        if has_roles or self._own_tenants:
-            tenant = self.tenant_resolver(scope)
-            if inspect.isawaitable(tenant):
-                return self._situation_async(scope, gpc, has_roles, is_student, tenant)
-            return (is_student, gpc, tenant if isinstance(tenant, str) and tenant else None)
-        return (is_student, gpc, None)
-
-    async def _situation_async(
-        self, scope: Scope, gpc: bool, has_roles: bool, student: object, tenant: object = None
-    ) -> Situation:
-        """The situation when a resolver is async: ``student`` (and ``tenant``) may be awaitables."""
-        is_student = bool(await student) if inspect.isawaitable(student) else bool(student)
-        if tenant is None and (has_roles or self._own_tenants):
-            tenant = self.tenant_resolver(scope)
-        if inspect.isawaitable(tenant):
-            tenant = await tenant
-        return (is_student, gpc, tenant if isinstance(tenant, str) and tenant else None)
 
     def _decide(
         self, cookie_header: bytes | None, situation: Situation
@@ -363,8 +331,8 @@ class ConsentMiddleware:
             if message["type"] == "http.response.start":
                 outbound = self.cookies.outbound(message.get("headers", ()), granted, withdrawn, https)
                 message["headers"] = outbound.headers
-                if self.privacy_log is not None:
-                    self._record_visit(scope, consent, identity, message["status"], outbound)
+                if self.visits is not None:
+                    self.visits.record(scope, consent, identity, message["status"], outbound)
                 if pages is not None:
                     page_send = pages.response_start(
                         scope, consent, message, send, outbound.content_type, outbound.encoded
@@ -375,46 +343,7 @@ class ConsentMiddleware:
 
         return consent_send
 
-    # -- the privacy log's visits ----------------------------------------------------------
 
-    def _visit_identity(self, consent: Consent) -> VisitIdentity | None:
-        """Whether the inline visit sink may record pages under ``consent`` (the log's default
-        rule; method and response are checked per request), and the identity they go under.
-        Worked out once per Consent the middleware builds."""
-        sink = self._sink
-        if (
-            sink is None
-            or consent.consent_id is None
-            or sink.category not in consent.granted
-            or (consent.is_student and not sink.students)
-        ):
-            return None
-        return identity_of(consent)
-
-    def _record_visit(
-        self,
-        scope: Scope,
-        consent: Consent,
-        identity: VisitIdentity | None,
-        status: int,
-        response: Outbound,
-    ) -> None:
-        """Queue a successful HTML GET for the visit log (never blocks, never raises)."""
-        sink = self._sink
-        if sink is None:
-            if self.privacy_log is not None and not self._crawler(scope):
-                self.privacy_log.record_visit(scope, consent, status, response.headers)  # its own rule
-            return
-        if identity is None or scope["method"] != "GET" or not 200 <= status < 300:
-            return
-        if response.content_type[:9].lower() != b"text/html":
-            return
-        if self._crawler(scope):
-            return  # a crawler is not a visitor
-        if len(sink.queue) >= sink.queue_size:
-            sink.dropped()
-            return
-        try:
-            sink.queue.append(queued_visit(_now(), scope, identity, sink.proxies))
-        except Exception:  # request headers an app garbled: not recorded, counted
-            sink.dropped()
+def _no_identity(consent: Consent) -> None:
+    """Without a privacy log no page is recorded."""
+    return None
