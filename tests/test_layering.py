@@ -14,13 +14,16 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "consentgate"
 ALLOWED: dict[str, set[str]] = {
     "enforce": set(),
     "i18n": {"enforce"},
-    "banner": {"enforce", "i18n"},
-    "log": {"enforce", "i18n"},
-    "middleware": {"enforce", "i18n", "banner", "log"},
-    "audit": {"enforce", "i18n", "banner"},
-    "dashboard": {"enforce", "i18n", "banner", "log"},
-    "demo": {"enforce", "i18n", "banner", "log", "middleware", "dashboard"},
-    "cli": {"enforce", "i18n", "banner", "log", "middleware", "dashboard", "audit", "demo", "django"},
+    # cookie knowledge (the cookie database, suggestions, discovery folding, the declaration):
+    # plain data and functions over the policy, used by every part that shows or checks cookies
+    "cookies": {"enforce"},
+    "banner": {"enforce", "i18n", "cookies"},
+    "log": {"enforce", "i18n", "cookies"},
+    "middleware": {"enforce", "i18n", "banner", "log", "cookies"},
+    "audit": {"enforce", "i18n", "banner", "cookies"},
+    "dashboard": {"enforce", "i18n", "banner", "log", "cookies"},
+    "demo": {"enforce", "i18n", "banner", "log", "middleware", "dashboard", "cookies"},
+    "cli": {"enforce", "i18n", "banner", "log", "middleware", "dashboard", "audit", "demo", "django", "cookies"},
     "django": {"enforce", "i18n", "banner", "log", "middleware"},
     "__main__": {"cli"},
 }
@@ -125,7 +128,7 @@ def test_modules_stay_readable_in_one_sitting() -> None:
 
 def test_the_parts_are_folders() -> None:
     folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
-    assert {"enforce", "i18n", "banner", "log", "audit", "dashboard", "cli", "demo"} <= folders
+    assert {"enforce", "i18n", "cookies", "banner", "log", "audit", "dashboard", "cli", "demo"} <= folders
     assert (PACKAGE / "log" / "stores" / "__init__.py").is_file()
 
 

@@ -1,4 +1,5 @@
-"""The built wheel is complete: package code, static assets, templates, schema, typing marker."""
+"""The built wheel is complete: package code, static assets, templates, schema, typing marker, and
+the cookie database with its licence and attribution."""
 
 from __future__ import annotations
 
@@ -40,8 +41,19 @@ def test_wheel_ships_static_templates_schema_and_py_typed(tmp_path: Path) -> Non
         "consentgate/i18n/locales/en.json",
         "consentgate/enforce/policy.schema.json",
         "consentgate/py.typed",
+        "consentgate/cookies/data/open-cookie-database.csv",
+        "consentgate/cookies/data/LICENSE",
+        "consentgate/cookies/data/NOTICE",
     ):
         assert required in names
+    # The Open Cookie Database ships whole, with the Apache-2.0 text and the attribution.
+    archive = zipfile.ZipFile(wheel)
+    data = archive.read("consentgate/cookies/data/open-cookie-database.csv")
+    assert data == (ROOT / "src/consentgate/cookies/data/open-cookie-database.csv").read_bytes()
+    assert data.count(b"\n") > 2264
+    assert b"Apache License" in archive.read("consentgate/cookies/data/LICENSE")
+    notice = archive.read("consentgate/cookies/data/NOTICE").decode()
+    assert "Open Cookie Database" in notice and "Apache License, Version 2.0" in notice
     assert not any(name.startswith(("tests/", "benchmarks/")) for name in names)
     metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
     text = zipfile.ZipFile(wheel).read(metadata).decode()

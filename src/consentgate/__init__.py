@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from consentgate.banner.banner import consentgate_banner
+from consentgate.banner.declaration import consentgate_cookie_declaration
 from consentgate.dashboard.app import Dashboard
 from consentgate.enforce.consent import Consent
 from consentgate.enforce.decisions import Decision
@@ -44,6 +45,7 @@ __all__ = [
     "TrustedProxies",
     "WeakSecretError",
     "consentgate_banner",
+    "consentgate_cookie_declaration",
     "default_student_resolver",
     "default_tenant_resolver",
     "has_student_role",

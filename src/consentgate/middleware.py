@@ -140,6 +140,7 @@ class ConsentMiddleware:
             on_decision = privacy_log.record_decision
         identity = self.visits.identity if self.visits is not None else _no_identity
         self.visitors = Visitors(self.codec, self.resolver, identity)
+        self.cookies.discovery = privacy_log.discovery_sink() if privacy_log is not None else None
 
         # The banner and the consent-aware CSP, applied to HTML pages.
         self.localizer = Localizer(policy, language, locales)
@@ -164,6 +165,7 @@ class ConsentMiddleware:
             gpc_last_update=gpc_last_update or datetime.now(UTC).date(),
             wording=self.localizer,
             rate_limit=decision_rate_limit,
+            pages=self.banner.pages,  # GET <prefix>/cookies: the cookie declaration
         )
         # The privacy log's visitor endpoints (my-data, forget) live under the consent prefix.
         self._rights_prefix = prefix + "/" if privacy_log is not None else None
@@ -300,7 +302,7 @@ class ConsentMiddleware:
         """The scope the app gets (without disallowed cookies) and the cookies to delete."""
         if not cookie_header:
             return scope, ()
-        filtered, withdrawn = self.cookies.inbound(cookie_header, granted)
+        filtered, withdrawn = self.cookies.inbound(cookie_header, granted, scope["path"])
         if filtered is not None:
             scope = dict(scope)
             headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"cookie"]
@@ -331,6 +333,8 @@ class ConsentMiddleware:
             if message["type"] == "http.response.start":
                 outbound = self.cookies.outbound(message.get("headers", ()), granted, withdrawn, https)
                 message["headers"] = outbound.headers
+                if outbound.undeclared:  # names no policy rule names: live cookie discovery
+                    self.cookies.note("set-cookie", outbound.undeclared, scope["path"])
                 if self.visits is not None:
                     self.visits.record(scope, consent, identity, message["status"], outbound)
                 if pages is not None:

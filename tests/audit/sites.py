@@ -350,3 +350,40 @@ def embeds_site(hosts: EmbedHosts) -> Starlette:
         routes=[Route("/", lessons)],
         middleware=[Middleware(ConsentMiddleware, policy=policy(), secret_key=SECRET)],
     )
+
+
+# -- a site before it adopts consentgate, for `consentgate init` --------------------------------
+
+
+def unpoliced_site(third: Trackers) -> Starlette:
+    """A school site with no consentgate yet: the server sets a CSRF token and a first-party
+    ``sessionid`` (its own session cookie, the name Instagram also uses); scripts write Google
+    Analytics and Hotjar cookies and one nobody knows; every page loads a pixel from another host."""
+
+    def home(request: Request) -> HTMLResponse:
+        return _unpoliced_page("Home", third)
+
+    def about(request: Request) -> HTMLResponse:
+        return _unpoliced_page("About", third)
+
+    return Starlette(routes=[Route("/", home), Route("/about", about)])
+
+
+def _unpoliced_page(title: str, third: Trackers) -> HTMLResponse:
+    scripts = (
+        "document.cookie = '_ga=GA1.1.424242; path=/; max-age=86400';"
+        "document.cookie = '_ga_K3X9Q2=GS1.1.1; path=/; max-age=86400';"
+        "document.cookie = '_hjSessionUser_3141592=eyJpZCI6; path=/; max-age=86400';"
+        "document.cookie = 'zz_mystery=1; path=/; max-age=86400';"
+    )
+    response = HTMLResponse(
+        f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(title)} - Lincoln High</title></head>
+<body><nav><a href="/">Home</a> <a href="/about">About</a></nav><main><h1>{escape(title)}</h1></main>
+<img alt="" width="1" height="1" src="{third.analytics}/collect.gif">
+<script>{scripts}</script>
+</body></html>"""
+    )
+    response.set_cookie("csrftoken", "t1", httponly=True, samesite="lax")
+    response.set_cookie("sessionid", "s1", httponly=True, samesite="lax")
+    return response

@@ -190,7 +190,7 @@ def test_check_locales_validates_packs_without_an_app(capsys: pytest.CaptureFixt
     assert main(["check", "--locales", str(PACKS)]) == 0
     out = capsys.readouterr().out
     assert "  de-CH.json: 1 string over de" in out
-    assert "  sv.json: a new language (Svenska), 66 strings" in out
+    assert f"  sv.json: a new language (Svenska), {len(SV)} strings" in out
     assert out.endswith("languages: en, es, fr, ar, ja, zh, de, it, pt, nl, pl, de-CH, sv\nOK\n")
     bad = pack_folder(tmp_path, sv={k: v for k, v in SV.items() if k != "dialog.intro"})
     assert main(["check", "--locales", str(bad)]) == 1

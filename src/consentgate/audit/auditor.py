@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -63,6 +63,18 @@ class Auditor:
         self.banner_kind: str | None = None
 
     def run(self) -> AuditResult:
+        started = time.time()
+        scenarios = build_scenarios(self.options)
+        results: list[ScenarioResult] = []
+        with self.browser() as browser:
+            for index, scenario in enumerate(scenarios, 1):
+                self.progress(f"[{index}/{len(scenarios)}] {scenario.title}")
+                results.append(self._scenario(browser, scenario, index, len(scenarios)))
+        return AuditResult(self.options.url, self.options.policy, results, started, time.time())
+
+    @contextlib.contextmanager
+    def browser(self) -> Iterator[Browser]:
+        """Chromium through Playwright's sync API, closed at the end (also used by ``init``)."""
         try:
             from playwright.sync_api import Error as PlaywrightError
             from playwright.sync_api import sync_playwright
@@ -70,9 +82,6 @@ class Auditor:
             raise AuditError(PLAYWRIGHT_MISSING) from exc
         from consentgate.audit.browser import launch_options
 
-        started = time.time()
-        scenarios = build_scenarios(self.options)
-        results: list[ScenarioResult] = []
         with sync_playwright() as playwright:
             launch = launch_options(self.options.chromium)
             try:
@@ -85,12 +94,9 @@ class Auditor:
                     "`playwright install chromium`"
                 ) from exc
             try:
-                for index, scenario in enumerate(scenarios, 1):
-                    self.progress(f"[{index}/{len(scenarios)}] {scenario.title}")
-                    results.append(self._scenario(browser, scenario, index, len(scenarios)))
+                yield browser
             finally:
                 browser.close()
-        return AuditResult(self.options.url, self.options.policy, results, started, time.time())
 
     # -- one scenario ---------------------------------------------------------------------
 

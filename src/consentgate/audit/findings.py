@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from consentgate.cookies.suggestions import Suggestion, suggest
 from consentgate.enforce.consent_cookie import COOKIE_NAME, SECURE_COOKIE_NAME
 from consentgate.enforce.policy import ESSENTIAL, MARKETING, MAX_CONSENT_DAYS, Policy
 
@@ -29,6 +30,8 @@ __all__ = [
     "Violation",
     "category_of_host",
     "classify_cookie",
+    "cookie_suggestion",
+    "hint",
     "judge",
 ]
 
@@ -146,6 +149,21 @@ def category_of_host(policy: Policy, host: str) -> str | None:
     return None if best is None else best[1]
 
 
+def cookie_suggestion(cookie: SeenCookie) -> Suggestion:
+    """What the cookie database suggests for a cookie the audit saw (who set it counts)."""
+    return suggest(cookie.name, set_by=cookie.set_by, site=cookie.domain)
+
+
+def hint(found: Suggestion) -> str:
+    """The suggestion as the end of a finding's message."""
+    if not found.known:
+        return "the cookie database does not know it"
+    if found.category is None:
+        return f"{found.note or 'the cookie database cannot place it'}: decide where it belongs"
+    what = f": {found.description}" if found.description else ""
+    return f"the cookie database suggests {found.category} ({found.platform}{what})"
+
+
 def _denial_rule(scenario: Scenario, policy: Policy, category: str, earlier: bool) -> tuple[str, str]:
     """Which requirement a cookie or host of a category that is not allowed breaks, and why."""
     if scenario.student and category in policy.student_deny:
@@ -188,7 +206,7 @@ def judge(
                     None,
                     cookie.page,
                     f"cookie {cookie.name} ({cookie.domain}) is declared by no rule in the policy, "
-                    f"so no visitor could consent to it; {how}",
+                    f"so no visitor could consent to it; {how}; {hint(cookie_suggestion(cookie))}",
                 )
             )
             continue

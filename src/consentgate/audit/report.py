@@ -7,19 +7,26 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TextIO
 
-from consentgate.audit.findings import AuditResult, ScenarioResult, SeenCookie, SeenRequest, Violation
+from consentgate.audit.findings import (
+    AuditResult,
+    ScenarioResult,
+    SeenCookie,
+    SeenRequest,
+    Violation,
+    cookie_suggestion,
+)
+from consentgate.audit.report_schema import REPORT_FORMAT, REPORT_SCHEMA
 
 __all__ = ["REPORT_SCHEMA", "ProgressDisplay", "render_json", "render_text", "report_dict"]
-
-REPORT_FORMAT = 1
 
 
 class ProgressDisplay:
     """Writes what the audit is doing to a stream (stderr); one rewritten line on a terminal."""
 
-    def __init__(self, stream: TextIO, *, enabled: bool = True) -> None:
+    def __init__(self, stream: TextIO, *, enabled: bool = True, label: str = "audit") -> None:
         self.stream = stream
         self.enabled = enabled
+        self.label = label
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
         self._width = 0
 
@@ -32,7 +39,7 @@ class ProgressDisplay:
             self.stream.write("\r" + line + " " * pad)
             self._width = len(line)
         else:
-            self.stream.write(f"audit: {message}\n")
+            self.stream.write(f"{self.label}: {message}\n")
         self.stream.flush()
 
     def done(self) -> None:
@@ -185,6 +192,7 @@ def _cookie_dict(cookie: SeenCookie) -> dict[str, Any]:
         "phase": cookie.phase,
         "present_after_action": cookie.present_after,
         "category": cookie.category,
+        "suggestion": None if cookie.category is not None else cookie_suggestion(cookie).brief(),
     }
 
 
@@ -253,153 +261,3 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
 
 def render_json(result: AuditResult) -> str:
     return json.dumps(report_dict(result), indent=2, ensure_ascii=False) + "\n"
-
-
-_NULLABLE_STR: dict[str, Any] = {"type": ["string", "null"]}
-_TIME: dict[str, Any] = {"type": ["string", "null"], "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"}
-_RULE: dict[str, Any] = {"type": "string", "pattern": r"^R-[A-Z0-9]+-[0-9]+$"}
-
-#: JSON Schema (draft 2020-12) of the ``--json`` report.
-REPORT_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "consentgate audit report",
-    "type": "object",
-    "additionalProperties": False,
-    "required": [
-        "format",
-        "tool",
-        "url",
-        "policy",
-        "started_at",
-        "finished_at",
-        "clean",
-        "violation_count",
-        "scenarios",
-    ],
-    "properties": {
-        "format": {"const": REPORT_FORMAT},
-        "tool": {"type": "string"},
-        "url": {"type": "string"},
-        "policy": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["source", "revision"],
-            "properties": {"source": {"type": "string"}, "revision": {"type": "integer", "minimum": 1}},
-        },
-        "started_at": _TIME,
-        "finished_at": _TIME,
-        "clean": {"type": "boolean"},
-        "violation_count": {"type": "integer", "minimum": 0},
-        "scenarios": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": [
-                    "key",
-                    "title",
-                    "status",
-                    "note",
-                    "gpc",
-                    "student",
-                    "allowed",
-                    "banner",
-                    "pages",
-                    "cookies",
-                    "requests",
-                    "violations",
-                ],
-                "properties": {
-                    "key": {"enum": ["first-visit", "deny-all", "accept-all", "choice", "gpc", "student"]},
-                    "title": {"type": "string"},
-                    "status": {"enum": ["done", "incomplete"]},
-                    "note": _NULLABLE_STR,
-                    "gpc": {"type": "boolean"},
-                    "student": {"type": "boolean"},
-                    "allowed": {"type": "array", "items": {"type": "string"}},
-                    "banner": {"enum": ["consentgate", "other", None]},
-                    "pages": {"type": "array", "items": {"type": "string"}},
-                    "cookies": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "required": [
-                                "name",
-                                "domain",
-                                "path",
-                                "http_only",
-                                "secure",
-                                "same_site",
-                                "expires",
-                                "set_by",
-                                "page",
-                                "phase",
-                                "present_after_action",
-                                "category",
-                            ],
-                            "properties": {
-                                "name": {"type": "string"},
-                                "domain": {"type": "string"},
-                                "path": {"type": "string"},
-                                "http_only": {"type": "boolean"},
-                                "secure": {"type": "boolean"},
-                                "same_site": {"type": "string"},
-                                "expires": _TIME,
-                                "set_by": {"enum": ["server", "script"]},
-                                "page": {"type": "string"},
-                                "phase": {"enum": ["before", "after"]},
-                                "present_after_action": {"type": "boolean"},
-                                "category": _NULLABLE_STR,
-                            },
-                        },
-                    },
-                    "requests": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "required": [
-                                "host",
-                                "url",
-                                "resource_type",
-                                "page",
-                                "phase",
-                                "count",
-                                "count_after_action",
-                                "category",
-                            ],
-                            "properties": {
-                                "host": {"type": "string"},
-                                "url": {"type": "string"},
-                                "resource_type": {"type": "string"},
-                                "page": {"type": "string"},
-                                "phase": {"enum": ["before", "after"]},
-                                "count": {"type": "integer", "minimum": 1},
-                                "count_after_action": {"type": "integer", "minimum": 0},
-                                "category": _NULLABLE_STR,
-                            },
-                        },
-                    },
-                    "violations": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "required": ["rule", "kind", "subject", "category", "page", "message"],
-                            "properties": {
-                                "rule": _RULE,
-                                "kind": {"enum": ["cookie", "request", "banner", "consent-cookie"]},
-                                "subject": {"type": "string"},
-                                "category": _NULLABLE_STR,
-                                "page": _NULLABLE_STR,
-                                "message": {"type": "string"},
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
-}

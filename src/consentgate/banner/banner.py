@@ -26,11 +26,14 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.requests import Request
-from starlette.types import Scope
+from starlette.types import ASGIApp, Scope
 
 from consentgate._files import package_dir
 from consentgate.banner.assets import AssetStore
 from consentgate.banner.csp import NONCE_STATE_KEY
+from consentgate.banner.declaration import CookieDeclarationPage, declaration_rows
+from consentgate.cookies.database import DATABASE_NAME
+from consentgate.cookies.declaration import Declaration
 from consentgate.enforce.consent import Consent
 from consentgate.enforce.policy import Policy
 from consentgate.i18n.catalogs import Localizer
@@ -43,6 +46,7 @@ _CACHE_LIMIT = 512
 _JS = "consentgate.js"
 _CSS = "consentgate.css"
 _EMBEDS_JS = "consentgate-embeds.js"
+_DASH = "\u2013"  # what the dialog shows for a detail nobody gave
 
 #: Which catalog strings make up the notice a visitor reads (hashed as proof of what was shown).
 _NOTICE_KEYS = ("banner.title", "banner.text", "dialog.title", "dialog.intro")
@@ -85,6 +89,13 @@ class Banner:
         self.js_url = assets.url(_JS)
         self.css_url = assets.url(_CSS)
         self.template = _environment().get_template("banner.html")
+        # The cookie declaration (policy texts, the cookie database where the policy is silent):
+        # read once here, at start-up, not on the first page.
+        self.declaration = Declaration(policy)
+        #: pages the consent endpoints serve for the banner: GET <prefix>/cookies
+        self.declaration_page = CookieDeclarationPage(self, prefix=prefix)
+        self.pages: dict[str, ASGIApp] = {self.declaration_page.path: self.declaration_page}
+        self._declared: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self._optional = policy.optional_categories
         self._cookies = {
             c.name: [[r.pattern, r.path, r.domain] for r in c.cookies]
@@ -128,6 +139,12 @@ class Banner:
                     lines.append(f"{strings['category.services']}: {row['services']}")
                 if row["hosts"]:
                     lines.append(f"{strings['category.hosts']}: {row['hosts']}")
+                for cookie in row["cookies"]:  # the declaration the dialog shows, as it shows it
+                    lines.append(cookie["name"])
+                    if cookie["description"]:
+                        lines.append(cookie["description"])
+                    lines.append(f"{strings['cookies.duration']}: {cookie['duration'] or _DASH}")
+                    lines.append(f"{strings['cookies.provider']}: {cookie['provider'] or _DASH}")
             text = "\n".join(lines)
             entry = (text, hashlib.sha256(text.encode("utf-8")).hexdigest())
             self._notice[language] = entry
@@ -135,8 +152,30 @@ class Banner:
 
     # -- rendering -------------------------------------------------------------------------
 
+    def declared(self, language: str) -> dict[str, list[dict[str, Any]]]:
+        """Per category name, its cookie rows in ``language`` (the consent cookie under essential)."""
+        found = self._declared.get(language)
+        if found is None:
+            rows = declaration_rows(self.policy, self.declaration, self.localizer, language)
+            found = {row["name"]: row["cookies"] for row in rows}
+            self._declared[language] = found
+        return found
+
+    def declaration_html(self, language: str, *, full_page: bool) -> str:
+        """The declaration in ``language``: a whole page, or its tables for a site's own page."""
+        strings = self.localizer.catalog(language)
+        return _environment().get_template("cookie_declaration.html").render(
+            t=strings,
+            lang=language,
+            dir=strings.direction,
+            full_page=full_page,
+            categories=declaration_rows(self.policy, self.declaration, self.localizer, language),
+            database=DATABASE_NAME,
+        )
+
     def _rows(self, language: str, granted: frozenset[str], locked: Any) -> list[dict[str, Any]]:
         localizer = self.localizer
+        declared = self.declared(language)
         rows = []
         for category in self.policy.categories:
             rows.append(
@@ -150,6 +189,7 @@ class Banner:
                     "checked": category.name in granted and not category.required,
                     "locked": locked.get(category.name),
                     "gpc_lockable": category.name in self.policy.gpc_denies,
+                    "cookies": declared.get(category.name, []),
                 }
             )
         return rows

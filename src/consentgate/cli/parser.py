@@ -11,7 +11,14 @@ __all__ = ["build_parser", "main"]
 
 # Subcommand groups that live in their own modules; each has register(subparsers).
 # A group whose optional dependencies are missing is left out of the parser.
-_GROUPS = ("consentgate.cli.policy", "consentgate.cli.log", "consentgate.cli.demo", "consentgate.cli.audit")
+_GROUPS = (
+    "consentgate.cli.policy",
+    "consentgate.cli.cookies",
+    "consentgate.cli.init",
+    "consentgate.cli.log",
+    "consentgate.cli.demo",
+    "consentgate.cli.audit",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""``consentgate check``: validate a policy file and the site's language packs."""
+"""``consentgate check``: validate a policy file and the site's language packs, and warn where the
+cookie database disagrees with the policy."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from consentgate.cookies.checks import check_policy
 from consentgate.enforce.policy import Policy, PolicyError
 from consentgate.i18n.catalogs import Catalogs, Localizer
 from consentgate.i18n.packs import LocaleError, base_tag, read_pack
@@ -57,21 +59,32 @@ def _check(args: argparse.Namespace) -> int:
         lines.extend(_describe_packs(catalogs))
     lines.append(f"languages: {', '.join(catalogs.languages)}")
     print("\n".join(lines))
+    count = 0
     if policy is not None and args.django_settings:
-        _check_django(policy, args.django_settings)
-    print("OK")
-    return 0
+        count += _check_django(policy, args.django_settings)
+    if policy is not None:
+        warnings = check_policy(policy)
+        for warning in warnings:
+            print(f"warning: {warning.message}", file=sys.stderr)
+        count += len(warnings)
+    if count:
+        print(f"{count} warning(s){'' if args.strict else ' (--strict makes them an error)'}")
+    print("OK" if not (count and args.strict) else "FAILED: warnings under --strict")
+    return 1 if count and args.strict else 0
 
 
-def _check_django(policy: Policy, module: str) -> None:
-    """The cookies Django sets under these settings, and a warning for each the policy blocks."""
+def _check_django(policy: Policy, module: str) -> int:
+    """The cookies Django sets under these settings, and a warning for each the policy blocks;
+    returns how many warnings."""
     from consentgate.django.cookies import django_cookies, policy_warnings
 
     cookies = django_cookies(module)
     listed = ", ".join(f"{c.name} ({c.setting})" for c in cookies) or "none"
     print(f"  Django ({module}) sets: {listed}")
-    for warning in policy_warnings(policy, cookies):
+    warnings = list(policy_warnings(policy, cookies))
+    for warning in warnings:
         print(f"warning: {warning}")
+    return len(warnings)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -81,7 +94,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Validate a TOML policy file and the language packs it uses (its `locales` "
         "folder, or --locales). Prints each category with its cookies and hosts and every language, "
         "or the error (file, key, value) and exits with status 1. With only --locales, checks the "
-        "packs alone, as the middleware would at start-up.",
+        "packs alone, as the middleware would at start-up. Warns (exit 0; 1 with --strict) when the "
+        "cookie database puts a declared cookie in a stricter category.",
     )
     check.add_argument("file", metavar="FILE", nargs="?", help="the policy file (TOML)")
     check.add_argument(
@@ -96,4 +110,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="a Django settings module (dotted name, importable from the current directory): warn "
         "when the policy blocks a cookie Django itself sets (session, CSRF, language, messages)",
     )
+    check.add_argument("--strict", action="store_true", help="exit with status 1 when there are warnings")
     check.set_defaults(func=_check)

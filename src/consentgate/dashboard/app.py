@@ -37,8 +37,10 @@ from starlette.types import Message, Receive, Scope, Send
 
 from consentgate._files import package_dir
 from consentgate.banner.banner import PLACED_STATE_KEY
+from consentgate.cookies.undeclared import Reviewed, review
 from consentgate.dashboard.access import COOKIE_NAME, MIN_TOKEN_LENGTH, TOKEN_PARAM, Tokens
 from consentgate.dashboard.page import SECURITY_HEADERS, STYLE_MARKUP, category_view, page_context
+from consentgate.dashboard.undeclared import undeclared_context
 from consentgate.enforce.cookie_headers import request_cookie_value
 from consentgate.enforce.policy import Policy
 from consentgate.i18n.catalogs import LANGUAGES, Localizer
@@ -250,14 +252,23 @@ class Dashboard:
     async def _stats(self) -> StoreStats:
         return await run_in_threadpool(self.store.stats, days=self.days)
 
+    async def _undeclared(self) -> list[Reviewed]:
+        """What live discovery found and the policy still does not name, with suggestions."""
+        entries = await run_in_threadpool(self.store.undeclared_cookies)
+        return review(entries, self.policy)
+
     async def _send_page(self, send: Send, method: str) -> None:
         now = datetime.now(UTC)
+        undeclared: list[Reviewed] = []
         try:
             stats: StoreStats | None = await self._stats()
+            undeclared = await self._undeclared()
             error = None
         except StoreError as exc:
             stats, error = None, str(exc)
-        html = self._page.render(**self._context(stats, error, now))
+        context = self._context(stats, error, now)
+        context.update(undeclared_context(undeclared, self.policy))
+        html = self._page.render(**context)
         body = html.encode()
         status = 200 if stats is not None else 503
         await self._send(send, status, body, b"text/html; charset=utf-8", head=method == "HEAD")
@@ -265,6 +276,7 @@ class Dashboard:
     async def _send_json(self, send: Send, method: str) -> None:
         try:
             stats = await self._stats()
+            undeclared = await self._undeclared()
         except StoreError as exc:
             body = json.dumps({"error": str(exc)}).encode()
             await self._send(send, 503, body, b"application/json")
@@ -282,6 +294,7 @@ class Dashboard:
                 "visits_days": self.policy.retention.visits_days,
             },
             "stats": stats.as_dict(),
+            "undeclared_cookies": [item.as_dict() for item in undeclared],
         }
         body = json.dumps(data, indent=2).encode()
         await self._send(send, 200, body, b"application/json", head=method == "HEAD")

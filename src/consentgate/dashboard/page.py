@@ -62,6 +62,8 @@ th, td { text-align: start; vertical-align: top; padding: 0.35rem 0.6rem;
 code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.92em;
   overflow-wrap: anywhere; }
 ul.plain { margin: 0; padding-inline-start: 1.1rem; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; background: var(--panel); padding: 0.75rem;
+  border: 1px solid var(--line); border-radius: 0.25rem; margin: 0.25rem 0 0; }
 form { margin-block: 1rem; }
 label { display: block; margin-block-end: 0.25rem; }
 input[type=password] { font: inherit; padding: 0.4rem; min-width: 20rem; max-width: 100%;

@@ -19,10 +19,11 @@ from typing import NamedTuple
 
 from consentgate.enforce.consent_cookie import COOKIE_NAME, SECURE_COOKIE_NAME
 from consentgate.enforce.cookie_headers import deletion_header, set_cookie_name
+from consentgate.enforce.hooks import DiscoverySink
 from consentgate.enforce.memo import Memo
 from consentgate.enforce.policy import Policy
 
-__all__ = ["CookieFilter", "InboundVerdict", "Outbound"]
+__all__ = ["CookieFilter", "InboundVerdict", "Outbound", "Undeclared"]
 
 Header = tuple[bytes, bytes]
 _CONSENT_NAMES = frozenset({COOKIE_NAME, SECURE_COOKIE_NAME})
@@ -41,6 +42,8 @@ class InboundVerdict(NamedTuple):
     """Per ``;``-separated piece, whether it stays; ``None`` when every piece stays."""
     withdrawn: tuple[str, ...]
     """Names a policy rule knows that are not allowed now: the browser is told to delete them."""
+    undeclared: tuple[str, ...] = ()
+    """Names no policy rule names (live cookie discovery notes them); decided once per shape."""
 
 
 class Outbound(NamedTuple):
@@ -50,6 +53,15 @@ class Outbound(NamedTuple):
     content_type: bytes
     encoded: bool
     """The body has a Content-Encoding other than identity (compressed: not injectable)."""
+    undeclared: tuple[str, ...] = ()
+    """Set-Cookie names no policy rule names (live cookie discovery notes them)."""
+
+
+class Undeclared(NamedTuple):
+    """The outbound memo's verdict on a Set-Cookie name no rule names (``True``/``False`` otherwise)."""
+
+    name: str
+    keep: bool
 
 
 class CookieFilter:
@@ -59,9 +71,11 @@ class CookieFilter:
         self.policy = policy
         self.vary_always = vary_always
         self._allow_unknown = policy.unknown_cookies == "allow"
+        #: where names no rule names are noted (live cookie discovery; set by the middleware)
+        self.discovery: DiscoverySink | None = None
         # granted set -> name shape -> verdict (few granted sets exist: one table each)
         self._inbound: Memo[frozenset[str], Memo[bytes, InboundVerdict]] = Memo(self._shape_table, 64)
-        self._outbound: Memo[frozenset[str], Memo[bytes, bool]] = Memo(self._name_table, 64)
+        self._outbound: Memo[frozenset[str], Memo[bytes, bool | Undeclared]] = Memo(self._name_table, 64)
         # The same few withdrawals come back (measured: formatting them per response cost 8 % of
         # the middleware on real traffic, where one visitor in seven carries a leftover cookie).
         self._deletions: Memo[tuple[tuple[str, ...], bool], tuple[Header, ...]] = Memo(
@@ -90,6 +104,7 @@ class CookieFilter:
     def _judge_shape(self, shape: bytes, granted: frozenset[str]) -> InboundVerdict:
         keep: list[bool] = []
         withdrawn: dict[str, None] = {}
+        undeclared: dict[str, None] = {}
         removed = False
         for piece in shape.split(b";"):
             name_bytes = piece.strip(_WSP)
@@ -102,29 +117,50 @@ class CookieFilter:
                 name = ""  # a bare value: a nameless cookie
             allowed = self.allowed(name, granted)
             keep.append(allowed)
+            known = name in _CONSENT_NAMES or self.policy.category_of_cookie(name) is not None
+            if name and not known:
+                undeclared[name] = None
             if allowed:
                 continue
             removed = True
             # Only cookies a rule names are deleted: an unknown one may belong to another app.
-            if name and self.policy.category_of_cookie(name) is not None:
+            if name and known:
                 withdrawn[name] = None
-        return InboundVerdict(tuple(keep) if removed else None, tuple(withdrawn))
+        return InboundVerdict(tuple(keep) if removed else None, tuple(withdrawn), tuple(undeclared))
 
-    def _name_table(self, granted: frozenset[str]) -> Memo[bytes, bool]:
-        return Memo(lambda segment: self.allowed(_segment_name(segment), granted), NAME_LIMIT)
+    def _name_table(self, granted: frozenset[str]) -> Memo[bytes, bool | Undeclared]:
+        return Memo(lambda segment: self._judge_name(segment, granted), NAME_LIMIT)
+
+    def _judge_name(self, segment: bytes, granted: frozenset[str]) -> bool | Undeclared:
+        name = _segment_name(segment)
+        allowed = self.allowed(name, granted)
+        if name and name not in _CONSENT_NAMES and self.policy.category_of_cookie(name) is None:
+            return Undeclared(name, allowed)
+        return allowed
 
     # -- inbound ---------------------------------------------------------------------------
 
-    def inbound(self, header: bytes, granted: frozenset[str]) -> tuple[bytes | None, tuple[str, ...]]:
+    def inbound(
+        self, header: bytes, granted: frozenset[str], path: str | None = None
+    ) -> tuple[bytes | None, tuple[str, ...]]:
         """The request's ``Cookie`` header without disallowed cookies (``None``: unchanged, ``b""``:
-        none left) and the known names the browser should delete (R-CON-6)."""
+        none left) and the known names the browser should delete (R-CON-6). With the request's
+        ``path``, names no rule names are noted for live discovery."""
         verdict = self._inbound[granted][_VALUES.sub(b"=", header)]
+        if verdict.undeclared and path is not None:
+            self.note("cookie", verdict.undeclared, path)
         if verdict.keep is None:
             return None, verdict.withdrawn
         kept = [
             piece.strip(_WSP) for piece, keep in zip(header.split(b";"), verdict.keep, strict=True) if keep
         ]
         return b"; ".join(kept), verdict.withdrawn
+
+    def note(self, direction: str, names: tuple[str, ...], path: str) -> None:
+        """Live cookie discovery: queue names no rule names (only requests that carry one get
+        here). One tuple on a bounded queue; the privacy log's writer folds and stores them."""
+        if self.discovery is not None:
+            self.discovery.note(direction, names, path)
 
     def deletion_headers(self, names: tuple[str, ...], https: bool) -> list[Header]:
         """``Set-Cookie`` headers deleting these cookies with their rules' Path and Domain (R-CK-2)."""
@@ -156,6 +192,7 @@ class CookieFilter:
         changed = bool(withdrawn)
         content_type = b""
         encoded = False
+        undeclared: tuple[str, ...] = ()
         for item in headers:
             key = item[0].lower()
             if key == b"set-cookie":
@@ -164,9 +201,14 @@ class CookieFilter:
                 # or no "=" at all, makes it nameless): memoised on those, not on the value.
                 value = item[1]
                 eq = value.find(b"=")
-                if not names[value[:eq] if eq >= 0 else b";"]:
-                    changed = True
-                    continue
+                verdict = names[value[:eq] if eq >= 0 else b";"]
+                if verdict is not True:
+                    if verdict is not False:  # a name no rule names: noted for live discovery
+                        undeclared = (*undeclared, verdict.name)
+                        verdict = verdict.keep
+                    if not verdict:
+                        changed = True
+                        continue
             elif key == b"vary":
                 vary_index = len(out)
             elif key == b"content-type":
@@ -182,7 +224,7 @@ class CookieFilter:
                 out.append(_VARY_HEADER)
             else:
                 _add_vary(out, vary_index)
-        return Outbound(out, content_type, encoded)
+        return Outbound(out, content_type, encoded, undeclared)
 
 
 def _segment_name(segment: bytes) -> str:

@@ -12,12 +12,12 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from consentgate.enforce.consent import Consent, ConsentResolver
 from consentgate.enforce.consent_cookie import ConsentCookieCodec, StoredChoice, new_consent_id
@@ -126,6 +126,7 @@ class ConsentEndpoints:
         gpc_last_update: date,
         rate_limit: DecisionRateLimit | None = DEFAULT_DECISION_RATE_LIMIT,
         wording: Wording | None = None,
+        pages: Mapping[str, ASGIApp] | None = None,
     ) -> None:
         self.policy = policy
         self.wording = wording
@@ -137,8 +138,10 @@ class ConsentEndpoints:
         self.notice_hash = notice_hash
         self._gpc_body = json.dumps({"gpc": True, "lastUpdate": gpc_last_update.isoformat()}).encode()
         self._optional = frozenset(policy.optional_categories)
+        #: other parts' pages served here, by path (the banner's cookie declaration)
+        self.pages = dict(pages or {})
         #: the request paths these endpoints answer (the middleware checks ``path in paths``)
-        self.paths = frozenset((prefix, "/.well-known/gpc.json"))
+        self.paths = frozenset((prefix, "/.well-known/gpc.json", *self.pages))
 
     async def handle(
         self,
@@ -150,6 +153,10 @@ class ConsentEndpoints:
         https: bool,
         withdrawals: Withdrawals,
     ) -> None:
+        page = self.pages.get(scope["path"])
+        if page is not None:
+            await page(scope, receive, send)
+            return
         try:
             response = await self._dispatch(scope, receive, consent, previous, https, withdrawals)
         except RequestError as exc:

@@ -7,6 +7,7 @@ well-defined points instead of adding another middleware layer (which would cost
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from consentgate.enforce.consent import Consent
 from consentgate.enforce.decisions import Decision
 from consentgate.enforce.policy import Category
 
-__all__ = ["PrivacyLogHooks", "VisitSink", "Wording"]
+__all__ = ["DiscoverySink", "PrivacyLogHooks", "VisitSink", "Wording"]
 
 
 class Wording(Protocol):
@@ -53,6 +54,24 @@ class VisitSink:
     proxies: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class DiscoverySink:
+    """Where the middleware notes cookie names no policy rule names (live discovery): one
+    ``(direction, names, path, time)`` tuple per request that carries such a name, appended
+    inline; the privacy log's writer folds and stores them. Names only, never values."""
+
+    queue: deque[Any]
+    queue_size: int
+    dropped: Callable[[], None]
+
+    def note(self, direction: str, names: tuple[str, ...], path: str) -> None:
+        """Append one sighting; when the queue is full, count it as dropped (never wait)."""
+        if len(self.queue) >= self.queue_size:
+            self.dropped()
+            return
+        self.queue.append((direction, names, path, time.time()))
+
+
 class PrivacyLogHooks(Protocol):
     """What the middleware needs from a privacy log (see ``consentgate.log.privacy_log``)."""
 
@@ -67,6 +86,9 @@ class PrivacyLogHooks(Protocol):
 
     def visit_sink(self) -> VisitSink | None:
         """The queue for inline recording, or None to have ``record_visit`` called instead."""
+
+    def discovery_sink(self) -> DiscoverySink | None:
+        """The queue for undeclared cookie names, or None to note none."""
 
     async def start(self) -> None:
         """Called on ``lifespan.startup``."""

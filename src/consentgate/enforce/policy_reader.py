@@ -123,10 +123,17 @@ class PolicyReader:
 
     def cookie_rule(self, item: Any, key: str) -> CookieRule:
         if isinstance(item, dict):
-            self.check_keys(item, ("name", "path", "domain"), f"{key}.")
+            self.check_keys(
+                item, ("name", "path", "domain", "description", "duration", "provider"), f"{key}."
+            )
             name = item.get("name")
             path = item.get("path", "/")
             domain = item.get("domain")
+            descriptions = self.texts(item.get("description", {}), f"{key}.description")
+            durations = self.texts(item.get("duration", {}), f"{key}.duration")
+            provider = item.get("provider")
+            if provider is not None and (not isinstance(provider, str) or not provider.strip()):
+                raise self.fail(f"{key}.provider", f"expected who sets the cookie, got {provider!r}")
             if not isinstance(path, str) or not _PATH.fullmatch(path):
                 raise self.fail(f"{key}.path", f"{path!r} is not a cookie path starting with '/'")
             if domain is not None and (
@@ -134,7 +141,8 @@ class PolicyReader:
             ):
                 raise self.fail(f"{key}.domain", f"{domain!r} is not a domain name")
         else:
-            name, path, domain = item, "/", None
+            name, path, domain, provider = item, "/", None, None
+            descriptions = durations = MappingProxyType({})
         if not isinstance(name, str):
             raise self.fail(key, f"expected a cookie name or pattern, got {name!r}")
         if not name or not _PATTERN_CHARS.fullmatch(name):
@@ -146,7 +154,14 @@ class PolicyReader:
             raise self.fail(key, f"{name!r} would match every cookie; use unknown_cookies for that")
         if "**" in name:
             raise self.fail(key, f"{name!r}: write a single '*'")
-        return CookieRule(name, path, domain.lower() if isinstance(domain, str) else None)
+        return CookieRule(
+            name,
+            path,
+            domain.lower() if isinstance(domain, str) else None,
+            descriptions,
+            durations,
+            provider.strip() if isinstance(provider, str) else None,
+        )
 
     def category(self, name: str, table: Any) -> Category:
         where = f"categories.{name}"

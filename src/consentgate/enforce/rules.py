@@ -48,11 +48,24 @@ class PolicyError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class CookieRule:
-    """One cookie pattern of a category; ``path``/``domain`` are used when deleting it."""
+    """One cookie pattern of a category; ``path``/``domain`` are used when deleting it.
+
+    ``descriptions``, ``durations`` (text per language, ``"*"`` for all) and ``provider`` are
+    what the cookie declaration shows visitors; where the policy leaves them out, the cookie
+    database fills them in."""
 
     pattern: str
     path: str = "/"
     domain: str | None = None
+    descriptions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), compare=False)
+    durations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), compare=False)
+    provider: str | None = None
+
+    def description(self, language: str) -> str | None:
+        return self.descriptions.get(language) or self.descriptions.get("*")
+
+    def duration(self, language: str) -> str | None:
+        return self.durations.get(language) or self.durations.get("*")
 
     @property
     def is_glob(self) -> bool:

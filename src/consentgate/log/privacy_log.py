@@ -33,10 +33,11 @@ from starlette.types import Receive, Scope, Send
 
 from consentgate.enforce.consent import Consent
 from consentgate.enforce.decisions import Decision
-from consentgate.enforce.hooks import VisitSink
+from consentgate.enforce.hooks import DiscoverySink, VisitSink
 from consentgate.enforce.policy import Policy
 from consentgate.i18n.catalogs import Localizer
 from consentgate.log.client_ip import TrustedProxies
+from consentgate.log.cookie_discovery import CookieDiscovery
 from consentgate.log.data_rights import DataRights
 from consentgate.log.geo import CountryLookup
 from consentgate.log.minimise import Minimiser
@@ -114,6 +115,8 @@ class PrivacyLog:
             ``text/html``; ``"get"`` GETs below status 400; ``"all"`` every request.
         controller: the operator's name, written into ISO 27560 exports.
         retry_interval: seconds between attempts to reach a store that is down.
+        discover_cookies: note the cookie names the middleware sees that the policy does not
+            name (names only; see :mod:`consentgate.log.cookie_discovery`).
     """
 
     def __init__(
@@ -131,6 +134,7 @@ class PrivacyLog:
         count: CountPredicate | None = None,
         controller: str | None = None,
         retry_interval: float = 1.0,
+        discover_cookies: bool = True,
     ) -> None:
         if not isinstance(policy, Policy):
             raise TypeError("policy must be a consentgate.Policy (use Policy.from_file(path))")
@@ -153,6 +157,9 @@ class PrivacyLog:
             flush_interval=flush_interval,
             purge_interval=purge_interval,
         )
+        self.discovery = CookieDiscovery(self.store) if discover_cookies else None
+        if self.discovery is not None:
+            self.visits.side_jobs.append(self.discovery.run)
         self.controller = controller
         self.retry_interval = retry_interval
         default_rule = policy.visits.record
@@ -271,6 +278,10 @@ class PrivacyLog:
         return VisitSink(self._queue, self._queue_size, self._category, self._students,
                          self.visits.note_dropped, self._proxies)
 
+    def discovery_sink(self) -> DiscoverySink | None:
+        """Lets the middleware note undeclared cookie names (live discovery)."""
+        return None if self.discovery is None else self.discovery.sink()
+
     # -- lifespan ----------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -350,4 +361,5 @@ class PrivacyLog:
             "visits_written": self.visits.written,
             "visits_dropped": self.visits.dropped,
             "visits_failed": self.visits.failed + self.visit_errors,
+            "undeclared_dropped": 0 if self.discovery is None else self.discovery.dropped,
         }

@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from starlette.types import Scope
@@ -82,6 +83,7 @@ PURGE_FAILED = "consentgate: purging expired records failed: %s"
 MINIMISE_FAILED = "consentgate: a visit could not be minimised and was dropped"
 _PROXY_HEADERS = (b"forwarded", b"x-forwarded-for")
 _SLICE = 32  # visits minimised on the event loop between two chances for requests to run
+SIDE_JOB_FAILED = "consentgate: work on the visit writer's thread failed (ignored)"
 LOST_AT_STOP = "consentgate: %d visit record(s) could not be written before shutdown (%s)"
 
 
@@ -141,6 +143,9 @@ class VisitLog:
         self._pump_wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._drain_raw = threading.Event()  # flush/stop: the thread minimises what is left itself
+        #: other work riding on the writer thread, called after each round with final=True at the
+        #: end (live cookie discovery: consentgate.log.cookie_discovery)
+        self.side_jobs: list[Callable[[bool], None]] = []
 
     # -- request path ------------------------------------------------------------------------
 
@@ -241,6 +246,8 @@ class VisitLog:
         self._thread = None
         if self.queue or self._held:  # never started, or the store stayed down
             self._drain(final=True)
+        if thread is None:
+            self._side_jobs(final=True)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every visit queued before this call is written (blocking). Without a running
@@ -274,10 +281,19 @@ class VisitLog:
             self._drain()
             if self._stopping:
                 self._drain(final=True)
+                self._side_jobs(final=True)
                 return
+            self._side_jobs(final=False)
             interval, last = self.purge_interval, self.purged_at
             if interval is not None and last is not None and time.monotonic() - last >= interval:
                 self._purge()
+
+    def _side_jobs(self, final: bool) -> None:
+        for job in self.side_jobs:
+            try:
+                job(final)
+            except Exception:
+                logger.exception(SIDE_JOB_FAILED)
 
     def _purge(self) -> None:
         self.purged_at = time.monotonic()

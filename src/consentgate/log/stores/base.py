@@ -20,11 +20,12 @@ same way in both databases, and ``substr(time, 1, 10)`` is the day.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
+from consentgate.cookies.discovery import Tally, UndeclaredCookie
 from consentgate.enforce.policy import Retention
 from consentgate.log.minimise import VisitRecord
 from consentgate.log.receipts import Receipt, format_time
@@ -41,6 +42,13 @@ from consentgate.log.stores.schema import (
     receipt_row,
     visit_from_row,
     visit_row,
+)
+from consentgate.log.stores.undeclared import (
+    SELECT_KEYS,
+    SELECT_UNDECLARED,
+    UPSERT_UNDECLARED,
+    undeclared_from_row,
+    undeclared_rows,
 )
 
 __all__ = ["Store", "StoreError", "StoreUnavailable"]
@@ -168,6 +176,20 @@ class Store(abc.ABC):
             ]
         )
         return Deleted(receipts=counts[1], visits=sum(counts[2:]))
+
+    # Undeclared cookies (live discovery; names only, see log/stores/undeclared.py) --------------
+
+    def add_undeclared_cookies(self, tallies: Mapping[tuple[str, str], Tally]) -> None:
+        """Add the tallies of live discovery, one upsert per (name, direction)."""
+        if tallies:
+            self._write([(UPSERT_UNDECLARED, undeclared_rows(tallies))], durable=False)
+
+    def undeclared_cookies(self) -> list[UndeclaredCookie]:
+        """Every stored undeclared cookie, most often seen first."""
+        return [undeclared_from_row(row) for row in self._read(SELECT_UNDECLARED)]
+
+    def undeclared_keys(self) -> set[tuple[str, str]]:
+        return {(str(name), str(direction)) for name, direction in self._read(SELECT_KEYS)}
 
     # Reporting ---------------------------------------------------------------------------------
 

@@ -121,6 +121,22 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "referrer_origin, consent_id, tenant, is_student FROM consentgate_visits_recent",
         ),
     ),
+    (
+        3,
+        # Cookie names the middleware saw that the policy does not name (live discovery).
+        # Names only: no value, no consent id, nothing about a visitor (log/stores/undeclared.py).
+        (
+            """CREATE TABLE consentgate_undeclared_cookies (
+                name TEXT NOT NULL,
+                direction TEXT NOT NULL,
+                count INTEGER NOT NULL,
+                first_seen TEXT NOT NULL,
+                last_seen TEXT NOT NULL,
+                example_path TEXT NOT NULL,
+                PRIMARY KEY (name, direction)
+            )""",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
