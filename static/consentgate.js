@@ -63,18 +63,44 @@ function gate() {
   if (!embeds && $('iframe[data-consent-category][data-src],div[data-consent-category]', D)) embeds = import(cfg.embeds);
 }
 
+const glob = (p) => new RegExp('^' + p.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+
 // Delete the readable cookies of withdrawn categories (the server deletes the HttpOnly ones).
 function wipe(categories) {
-  const names = D.cookie.split(';').map((p) => p.split('=')[0].trim()).filter(Boolean);
+  const names = D.cookie.split(';').map((p) => p.split('=')[0].trim()).filter(Boolean), gone = [];
   for (const c of categories) {
     for (const [pattern, path, domain] of cfg.cookies[c] || []) {
-      const re = new RegExp('^' + pattern.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+      const re = glob(pattern);
       for (const n of names) {
         if (!re.test(n)) continue;
+        gone.push(n);
         for (const d of domain ? [domain, ''] : ['']) D.cookie = `${n}=; Max-Age=0; Path=${path}${d && '; Domain=' + d}`;
       }
     }
   }
+  return gone;
+}
+
+// ...and their web storage on this origin (best effort, see docs/privacy-teams/web-storage.md).
+async function unstore(cs) {
+  const res = cs.flatMap((c) => (cfg.storage[c] || []).map(glob)), hit = (n) => res.some((r) => r.test(n));
+  const out = { localStorage: [], sessionStorage: [], indexedDB: [] };
+  if (res.length) {
+    for (const k of ['localStorage', 'sessionStorage']) {
+      try { for (const n of Object.keys(W[k])) if (hit(n)) W[k].removeItem(n), out[k].push(n); } catch (e) {}
+    }
+    try {
+      for (const { name } of await indexedDB.databases()) {
+        if (!hit(name)) continue;
+        out.indexedDB.push(name);
+        await new Promise((ok) => {
+          const r = indexedDB.deleteDatabase(name);
+          r.onsuccess = r.onerror = r.onblocked = ok;
+        });
+      }
+    } catch (e) {}
+  }
+  return out;
 }
 
 function sync() {
@@ -114,7 +140,8 @@ async function decide(body, method, quiet) {
     throw err;
   }
   again = null;
-  wipe(before.filter((c) => !state.granted.includes(c)));
+  const gone = before.filter((c) => !state.granted.includes(c));
+  const cleared = { cookies: wipe(gone), ...(await unstore(gone)) };
   gtag('consent', 'update', modes(state.granted)); // R-GCM-2
   sync();
   gate();
@@ -127,7 +154,7 @@ async function decide(body, method, quiet) {
     say(cfg.t.saved);
     timer = setTimeout(say, 6000, '');
   }
-  const detail = get();
+  const detail = { ...get(), cleared };
   D.dispatchEvent(new CustomEvent('consentgate:change', { detail }));
   return detail;
 }

@@ -119,7 +119,7 @@ class Tracker:
             self.hits.append(request.url.path)
             return Response(_GIF, media_type="image/gif", headers={"cache-control": "no-store"})
 
-        return Starlette(routes=[Route("/{name}.gif", pixel)])
+        return Starlette(routes=[Route("/{name}.gif", pixel, methods=["GET", "POST"])])  # POST: beacons
 
 
 @dataclass
@@ -358,7 +358,8 @@ def embeds_site(hosts: EmbedHosts) -> Starlette:
 def unpoliced_site(third: Trackers) -> Starlette:
     """A school site with no consentgate yet: the server sets a CSRF token and a first-party
     ``sessionid`` (its own session cookie, the name Instagram also uses); scripts write Google
-    Analytics and Hotjar cookies and one nobody knows; every page loads a pixel from another host."""
+    Analytics and Hotjar cookies and one nobody knows, an Amplitude localStorage key and a
+    sessionStorage key nobody knows; every page loads a pixel from another host."""
 
     def home(request: Request) -> HTMLResponse:
         return _unpoliced_page("Home", third)
@@ -375,6 +376,8 @@ def _unpoliced_page(title: str, third: Trackers) -> HTMLResponse:
         "document.cookie = '_ga_K3X9Q2=GS1.1.1; path=/; max-age=86400';"
         "document.cookie = '_hjSessionUser_3141592=eyJpZCI6; path=/; max-age=86400';"
         "document.cookie = 'zz_mystery=1; path=/; max-age=86400';"
+        "localStorage.setItem('AMP_5f3b2a91', '{}');"
+        "sessionStorage.setItem('zz_scroll', '120');"
     )
     response = HTMLResponse(
         f"""<!doctype html>
@@ -387,3 +390,44 @@ def _unpoliced_page(title: str, third: Trackers) -> HTMLResponse:
     response.set_cookie("csrftoken", "t1", httponly=True, samesite="lax")
     response.set_cookie("sessionid", "s1", httponly=True, samesite="lax")
     return response
+
+
+# -- web storage (issue 19) --------------------------------------------------------------------
+
+STORAGE_POLICY_TOML = POLICY_TOML.replace(
+    '[categories.analytics]\ncookies = ["_ga", "_ga_*"]',
+    '[categories.analytics]\ncookies = ["_ga", "_ga_*"]\nstorage = ["AMP_*"]',
+).replace(
+    '[categories.marketing]\ncookies = ["_fbp", "ad_id"]',
+    '[categories.marketing]\ncookies = ["_fbp", "ad_id"]\nstorage = ["ads-*"]',
+)
+
+
+def storage_site(third: Trackers, *, leaky: bool) -> Starlette:
+    """consentgate in front; analytics writes ``AMP_device`` to localStorage and marketing opens
+    the IndexedDB database ``ads-db``, each only when allowed. The leaky one also runs an ungated
+    script that writes ``tracker_id`` (declared nowhere) and sends a beacon to the marketing host
+    before anyone chose anything."""
+
+    def home(request: Request) -> HTMLResponse:
+        consent = request.state.consent
+        tags = []
+        if consent.allows("analytics"):
+            tags.append("<script>localStorage.setItem('AMP_device', 'd1');</script>")
+        if consent.allows("marketing"):
+            tags.append("<script>indexedDB.open('ads-db', 1).onsuccess = (e) => e.target.result.close();</script>")
+        if leaky:
+            tags.append(
+                "<script>localStorage.setItem('tracker_id', 'u1');"
+                f"navigator.sendBeacon('{third.marketing}/beacon.gif', 'hit');</script>"
+            )
+        return HTMLResponse(
+            "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Home</title></head>"
+            f"<body><main><h1>Lincoln High</h1></main>{''.join(tags)}</body></html>"
+        )
+
+    policy = Policy.from_toml(STORAGE_POLICY_TOML, source="storage-site.toml")
+    return Starlette(
+        routes=[Route("/", home)],
+        middleware=[Middleware(ConsentMiddleware, policy=policy, secret_key=SECRET)],
+    )

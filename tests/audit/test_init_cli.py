@@ -1,7 +1,7 @@
 """``consentgate init URL`` against a live local site in Chromium (issue 14, point 4): server and
-script cookies, a first-party ``sessionid``, a name nobody knows and a third-party host end up
-where they belong in a commented policy that passes ``consentgate check``; an existing file is
-never replaced without ``--force``."""
+script cookies, a first-party ``sessionid``, a name nobody knows, a third-party host and web
+storage keys (issue 19) end up where they belong in a commented policy that passes
+``consentgate check``; an existing file is never replaced without ``--force``."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_init_drafts_a_commented_policy_that_passes_check(third: Trackers, tmp_p
     assert policy.category_of_cookie("_ga_OTHER1") == "analytics"  # the family, not one ID
     assert policy.category_of_cookie("_hjSessionUser_99") == "essential"  # Hotjar: "Functional"
     assert '"_ga",  # Google Analytics, 2 years, set by a script on /: ID used to identify users' in text
-    assert "seen as _ga_K3X9Q2" in text
+    assert "(seen as _ga_K3X9Q2)" in text
     # What could not be placed is blocked until someone decides: commented out, with why.
     for name in ("sessionid", "csrftoken", "zz_mystery"):
         assert policy.category_of_cookie(name) is None, name
@@ -60,6 +60,11 @@ def test_init_drafts_a_commented_policy_that_passes_check(third: Trackers, tmp_p
     assert '#   "csrftoken",  # set by the server on /; not in the cookie database' in decide
     assert '#   "zz_mystery",  # set by a script on /' in decide
     assert f'#   "{ANALYTICS_HOST}",  # image from /' in decide  # a host the database does not know
+    # Web storage too (issue 19): a key the database knows is placed, the rest is to decide.
+    assert policy.category_of_storage("AMP_anything") == "analytics"
+    assert "(seen as AMP_5f3b2a91)" in text
+    assert '#   "zz_scroll",  # sessionStorage on /; not in the cookie database' in decide
+    assert policy.unknown_storage == "report"
     assert tomllib.loads(text)["unknown_cookies"] == "block"
     assert "2 page(s) visited" in text and "/, /about" in text
     summary = done.stdout

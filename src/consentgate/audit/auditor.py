@@ -134,8 +134,11 @@ class Auditor:
                     self._crawl(page, context, recorder, result, index, total)
             result.cookies = sorted(recorder.cookies.values(), key=lambda c: (c.domain, c.name, c.path))
             result.requests = sorted(recorder.requests.values(), key=lambda r: r.host)
+            result.storage = sorted(recorder.storage.values(), key=lambda s: (s.kind, s.name))
             if result.status == "done":
-                result.violations.extend(judge(scenario, options.policy, result.cookies, result.requests))
+                result.violations.extend(
+                    judge(scenario, options.policy, result.cookies, result.requests, result.storage)
+                )
         finally:
             context.close()
         return result
@@ -180,6 +183,7 @@ class Auditor:
             page.wait_for_load_state("networkidle", timeout=min(self.timeout_ms, 5000))
         recorder.page = page_label(page.url)
         recorder.snapshot(context)
+        recorder.snapshot_storage(page)
         if self.options.delay:
             page.wait_for_timeout(self.options.delay * 1000)
         return response is None or response.status < 400

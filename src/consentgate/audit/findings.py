@@ -25,8 +25,10 @@ __all__ = [
     "ScenarioResult",
     "SeenCookie",
     "SeenRequest",
+    "SeenStorage",
     "SetBy",
     "Status",
+    "StorageKind",
     "Violation",
     "category_of_host",
     "classify_cookie",
@@ -42,6 +44,7 @@ _LIFETIME_SLACK = 120.0
 
 Phase = Literal["before", "after"]
 SetBy = Literal["server", "script"]
+StorageKind = Literal["localStorage", "sessionStorage", "indexedDB"]
 Status = Literal["done", "incomplete"]
 
 
@@ -78,12 +81,24 @@ class SeenRequest:
     count_after: int = 0
 
 
+@dataclass(slots=True)
+class SeenStorage:
+    """A web-storage key or IndexedDB database found on the site's origin during one scenario."""
+
+    name: str
+    kind: StorageKind
+    page: str  # the page after which it was first seen
+    phase: Phase
+    category: str | None
+    present_after: bool = False  # still there after the action
+
+
 @dataclass(frozen=True, slots=True)
 class Violation:
     """One broken rule: ``rule`` is a requirement ID such as ``R-CON-1``."""
 
     rule: str
-    kind: Literal["cookie", "request", "banner", "consent-cookie"]
+    kind: Literal["cookie", "request", "banner", "consent-cookie", "storage"]
     subject: str
     category: str | None
     page: str | None
@@ -99,6 +114,7 @@ class ScenarioResult:
     pages: list[str] = field(default_factory=list)
     cookies: list[SeenCookie] = field(default_factory=list)
     requests: list[SeenRequest] = field(default_factory=list)
+    storage: list[SeenStorage] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
     banner: str | None = None  # "consentgate", "other" or None (not looked for / not found)
 
@@ -185,6 +201,7 @@ def judge(
     policy: Policy,
     cookies: Iterable[SeenCookie],
     requests: Iterable[SeenRequest],
+    storage: Iterable[SeenStorage] = (),
 ) -> list[Violation]:
     """The violations in what one scenario observed.
 
@@ -269,8 +286,49 @@ def judge(
                 f"{noun} {request.host}: {why}: {where}",
             )
         )
+    out.extend(_judge_storage(scenario, policy, storage))
     if scenario.action != "none":
         out.extend(_consent_cookie_lifetime(cookies))
+    return out
+
+
+_WHAT = {
+    "localStorage": "localStorage key",
+    "sessionStorage": "sessionStorage key",
+    "indexedDB": "IndexedDB database",
+}
+
+
+def _judge_storage(scenario: Scenario, policy: Policy, storage: Iterable[SeenStorage]) -> list[Violation]:
+    """Web storage: a key of a category not allowed in the scenario; an undeclared one written
+    before any choice (``unknown_storage = "report"``), reported once, in the first visit."""
+    allowed = scenario.allowed(policy)
+    first_visit = scenario.action == "none"
+    out = []
+    for item in storage:
+        if not (first_visit or item.present_after):
+            continue
+        what = f"{_WHAT[item.kind]} {item.name}"
+        if item.category is None:
+            if first_visit and policy.unknown_storage == "report":
+                found = suggest(item.name, set_by="script")
+                out.append(
+                    Violation(
+                        "R-CON-10",
+                        "storage",
+                        item.name,
+                        None,
+                        item.page,
+                        f"{what} was written before any choice and no category's storage declares it, "
+                        f"so no visitor could consent to it; on {item.page}; {hint(found)}",
+                    )
+                )
+            continue
+        if item.category in allowed:
+            continue
+        rule, why = _denial_rule(scenario, policy, item.category, item.phase == "before")
+        message = f"{what}: {why}; on {item.page}"
+        out.append(Violation(rule, "storage", item.name, item.category, item.page, message))
     return out
 
 

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING
 
 from consentgate.audit.auditor import Auditor, Progress
 from consentgate.audit.controls import BannerControls, click_our_banner, visible
-from consentgate.audit.findings import CONSENT_COOKIE_NAMES, ScenarioResult, SeenCookie, SeenRequest
+from consentgate.audit.findings import (
+    CONSENT_COOKIE_NAMES,
+    ScenarioResult,
+    SeenCookie,
+    SeenRequest,
+    SeenStorage,
+)
 from consentgate.audit.recorder import Recorder
 from consentgate.audit.scenarios import AuditOptions, Scenario
 from consentgate.enforce.policy import Policy
@@ -36,6 +42,7 @@ class Inventory:
     pages: list[str] = field(default_factory=list)
     cookies: list[SeenCookie] = field(default_factory=list)
     requests: list[SeenRequest] = field(default_factory=list)
+    storage: list[SeenStorage] = field(default_factory=list)
     banner: str | None = None
     """``"consentgate"``, ``"other"`` (accepted through its button) or ``None`` (no banner found)."""
 
@@ -86,6 +93,7 @@ def take_inventory(
             result.pages.append(recorder.page)
             auditor._crawl(page, context, recorder, result, 1, 1)
             recorder.snapshot(context)
+            recorder.snapshot_storage(page)
         finally:
             context.close()
     found.pages = list(dict.fromkeys(result.pages))
@@ -94,6 +102,7 @@ def take_inventory(
         key=lambda c: (c.name, c.domain),
     )
     found.requests = sorted(recorder.requests.values(), key=lambda r: r.host)
+    found.storage = sorted(recorder.storage.values(), key=lambda s: (s.kind, s.name))
     return found
 
 

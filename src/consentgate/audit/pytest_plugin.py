@@ -11,9 +11,11 @@ Fixtures:
   TestClient or httpx, ``.cookies`` for httpx's ``cookies=``).
 * ``consent_context`` - a factory: ``consent_context(base_url, ["analytics"])`` returns a Playwright
   browser context that already carries the consent cookie, so no banner click is needed.
+* ``storage_snapshot`` - ``storage_snapshot(page)`` returns the page's web storage (localStorage,
+  sessionStorage keys, IndexedDB databases) beside the cookies ``context.cookies()`` gives.
 
-Helpers (import them from ``consentgate.audit.pytest_plugin``): :func:`click_through_banner` and
-:func:`assert_cookies_allowed`.
+Helpers (import them from ``consentgate.audit.pytest_plugin``): :func:`click_through_banner`,
+:func:`assert_cookies_allowed` and :func:`assert_storage_allowed`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import pytest
 
 from consentgate.audit.controls import click_our_banner
 from consentgate.audit.findings import CONSENT_COOKIE_NAMES
+from consentgate.audit.storage import StorageSnapshot, assert_storage_allowed, take_storage_snapshot
 from consentgate.enforce.consent_cookie import ConsentCookieCodec, new_consent_id
 from consentgate.enforce.keys import SecretKeys
 from consentgate.enforce.policy import ESSENTIAL, Policy
@@ -41,12 +44,15 @@ if TYPE_CHECKING:
 __all__ = [
     "ConsentCookie",
     "ConsentCookieFactory",
+    "StorageSnapshot",
     "assert_cookies_allowed",
+    "assert_storage_allowed",
     "click_through_banner",
     "consent_context",
     "consent_cookie",
     "consentgate_policy",
     "consentgate_secret",
+    "storage_snapshot",
 ]
 
 _POLICY_INI = "consentgate_policy"
@@ -264,6 +270,12 @@ def consent_context(
     if own:
         own[1].close()
         own[0].stop()
+
+
+@pytest.fixture
+def storage_snapshot() -> Callable[[Page], StorageSnapshot]:
+    """``storage_snapshot(page)`` -> the page's localStorage, sessionStorage and IndexedDB names."""
+    return take_storage_snapshot
 
 
 def click_through_banner(

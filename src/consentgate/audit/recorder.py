@@ -19,12 +19,28 @@ from consentgate.audit.findings import (
     Phase,
     SeenCookie,
     SeenRequest,
+    SeenStorage,
     SetBy,
+    StorageKind,
     category_of_host,
     classify_cookie,
 )
 
-__all__ = ["COOKIE_WRITE_SCRIPT", "Recorder", "page_label"]
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+__all__ = ["COOKIE_WRITE_SCRIPT", "STORAGE_SNAPSHOT", "Recorder", "page_label"]
+
+#: The page's web storage, read after it has settled: localStorage and sessionStorage keys and
+#: IndexedDB database names of its origin (storage a browser refuses to show reads as empty).
+STORAGE_SNAPSHOT = """async () => {
+  const keys = (get) => { try { return Object.keys(get()); } catch (e) { return []; } };
+  let databases = [];
+  try { databases = (await indexedDB.databases()).map((d) => d.name).filter(Boolean); } catch (e) {}
+  return {localStorage: keys(() => localStorage), sessionStorage: keys(() => sessionStorage),
+          indexedDB: databases};
+}"""
+_STORAGE_KINDS: tuple[StorageKind, ...] = ("localStorage", "sessionStorage", "indexedDB")
 
 
 _WRITE_BINDING = "__consentgateAuditCookieWrite"
@@ -112,6 +128,7 @@ class Recorder:
         self.phase: Phase = "before"
         self.cookies: dict[tuple[str, str], SeenCookie] = {}
         self.requests: dict[str, SeenRequest] = {}
+        self.storage: dict[tuple[str, str], SeenStorage] = {}
 
     def attach(self, context: BrowserContext) -> None:
         context.on("request", self.on_request)
@@ -236,3 +253,24 @@ class Recorder:
             seen.same_site = str(raw.get("sameSite", ""))
             seen.expires = expires
             self._mark(seen)
+
+    def snapshot_storage(self, page: Page) -> None:
+        """Record the page's web storage as it is now (after it has loaded and settled)."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        try:
+            found = page.evaluate(STORAGE_SNAPSHOT)
+        except PlaywrightError:
+            return  # the page navigated away meanwhile: the next snapshot sees it
+        for kind in _STORAGE_KINDS:
+            for name in found.get(kind, ()):
+                name = str(name)
+                seen = self.storage.get((kind, name))
+                if seen is None:
+                    category = self.policy.category_of_storage(name)
+                    seen = SeenStorage(name, kind, self.page, self.phase, category)
+                    self.storage[(kind, name)] = seen
+                if self.phase == "after" and not seen.present_after:
+                    if seen.phase == "before":
+                        seen.page = self.page
+                    seen.present_after = True

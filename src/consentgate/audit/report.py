@@ -12,6 +12,7 @@ from consentgate.audit.findings import (
     ScenarioResult,
     SeenCookie,
     SeenRequest,
+    SeenStorage,
     Violation,
     cookie_suggestion,
 )
@@ -81,7 +82,7 @@ def _table(rows: list[list[str]]) -> list[str]:
 def _verdicts(result: ScenarioResult) -> dict[tuple[str, str], list[Violation]]:
     found: dict[tuple[str, str], list[Violation]] = {}
     for violation in result.violations:
-        kind = "request" if violation.kind == "request" else "cookie"
+        kind = violation.kind if violation.kind in ("request", "storage") else "cookie"
         found.setdefault((kind, violation.subject), []).append(violation)
     return found
 
@@ -125,6 +126,22 @@ def _scenario_text(number: int, result: ScenarioResult, order: tuple[str, ...], 
                 "",
                 "",
                 request.page,
+                " ".join(v.rule for v in found) or "ok",
+            ]
+        )
+    for item in result.storage:
+        if scenario.action != "none" and not item.present_after:
+            continue
+        found = verdicts.get(("storage", item.name), [])
+        rows.append(
+            [
+                "storage",
+                item.name,
+                item.category or "(undeclared)",
+                item.kind,
+                "",
+                "",
+                item.page,
                 " ".join(v.rule for v in found) or "ok",
             ]
         )
@@ -209,6 +226,17 @@ def _request_dict(request: SeenRequest) -> dict[str, Any]:
     }
 
 
+def _storage_dict(item: SeenStorage) -> dict[str, Any]:
+    return {
+        "name": item.name,
+        "kind": item.kind,
+        "page": item.page,
+        "phase": item.phase,
+        "present_after_action": item.present_after,
+        "category": item.category,
+    }
+
+
 def _violation_dict(violation: Violation) -> dict[str, Any]:
     return {
         "rule": violation.rule,
@@ -252,6 +280,7 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
                 "pages": list(s.pages),
                 "cookies": [_cookie_dict(c) for c in s.cookies],
                 "requests": [_request_dict(r) for r in s.requests],
+                "storage": [_storage_dict(item) for item in s.storage],
                 "violations": [_violation_dict(v) for v in s.violations],
             }
             for s in result.scenarios

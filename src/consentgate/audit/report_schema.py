@@ -8,6 +8,7 @@ __all__ = ["REPORT_FORMAT", "REPORT_SCHEMA"]
 
 REPORT_FORMAT = 1
 
+_VIOLATION_KINDS = ["cookie", "request", "banner", "consent-cookie", "storage"]
 _NULLABLE_STR: dict[str, Any] = {"type": ["string", "null"]}
 _TIME: dict[str, Any] = {"type": ["string", "null"], "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"}
 _RULE: dict[str, Any] = {"type": "string", "pattern": r"^R-[A-Z0-9]+-[0-9]+$"}
@@ -68,6 +69,7 @@ REPORT_SCHEMA: dict[str, Any] = {
                     "pages",
                     "cookies",
                     "requests",
+                    "storage",
                     "violations",
                 ],
                 "properties": {
@@ -144,6 +146,22 @@ REPORT_SCHEMA: dict[str, Any] = {
                             },
                         },
                     },
+                    "storage": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["name", "kind", "page", "phase", "present_after_action", "category"],
+                            "properties": {
+                                "name": {"type": "string"},
+                                "kind": {"enum": ["localStorage", "sessionStorage", "indexedDB"]},
+                                "page": {"type": "string"},
+                                "phase": {"enum": ["before", "after"]},
+                                "present_after_action": {"type": "boolean"},
+                                "category": _NULLABLE_STR,
+                            },
+                        },
+                    },
                     "violations": {
                         "type": "array",
                         "items": {
@@ -152,7 +170,7 @@ REPORT_SCHEMA: dict[str, Any] = {
                             "required": ["rule", "kind", "subject", "category", "page", "message"],
                             "properties": {
                                 "rule": _RULE,
-                                "kind": {"enum": ["cookie", "request", "banner", "consent-cookie"]},
+                                "kind": {"enum": _VIOLATION_KINDS},
                                 "subject": {"type": "string"},
                                 "category": _NULLABLE_STR,
                                 "page": _NULLABLE_STR,

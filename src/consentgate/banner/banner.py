@@ -96,6 +96,7 @@ class Banner:
         self.declaration_page = CookieDeclarationPage(self, prefix=prefix)
         self.pages: dict[str, ASGIApp] = {self.declaration_page.path: self.declaration_page}
         self._declared: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        self._declaration_html: dict[tuple[str, bool], str] = {}
         self._optional = policy.optional_categories
         self._cookies = {
             c.name: [[r.pattern, r.path, r.domain] for r in c.cookies]
@@ -105,6 +106,8 @@ class Banner:
         self.embeds_url = assets.url(_EMBEDS_JS)
         self._hosts = {c.name: list(c.hosts) for c in policy.categories}
         self._services = {s.name: [list(s.hosts), list(s.cookies)] for s in policy.embeds.services.values()}
+        # Web storage keys / IndexedDB names per optional category: cleared on withdrawal.
+        self._storage = {c.name: list(c.storage) for c in policy.categories if c.storage and not c.required}
         self._html: dict[tuple[Any, ...], str] = {}
         self._bytes: dict[tuple[tuple[Any, ...], str | None], bytes] = {}
         self._notice: dict[str, tuple[str, str]] = {}
@@ -162,16 +165,22 @@ class Banner:
         return found
 
     def declaration_html(self, language: str, *, full_page: bool) -> str:
-        """The declaration in ``language``: a whole page, or its tables for a site's own page."""
-        strings = self.localizer.catalog(language)
-        return _environment().get_template("cookie_declaration.html").render(
-            t=strings,
-            lang=language,
-            dir=strings.direction,
-            full_page=full_page,
-            categories=declaration_rows(self.policy, self.declaration, self.localizer, language),
-            database=DATABASE_NAME,
-        )
+        """The declaration in ``language``: a whole page, or its tables for a site's own page
+        (rendered once per language and form, then kept)."""
+        key = (language, full_page)
+        html = self._declaration_html.get(key)
+        if html is None:
+            strings = self.localizer.catalog(language)
+            html = _environment().get_template("cookie_declaration.html").render(
+                t=strings,
+                lang=language,
+                dir=strings.direction,
+                full_page=full_page,
+                categories=declaration_rows(self.policy, self.declaration, self.localizer, language),
+                database=DATABASE_NAME,
+            )
+            self._declaration_html[key] = html
+        return html
 
     def _rows(self, language: str, granted: frozenset[str], locked: Any) -> list[dict[str, Any]]:
         localizer = self.localizer
@@ -222,6 +231,7 @@ class Banner:
             "gpc": consent.gpc,
             "gpcDenies": sorted(self.policy.gpc_denies),
             "cookies": self._cookies,
+            "storage": self._storage,
             "t": {k: strings[f"status.{k}"] for k in ("saving", "saved", "error")},
             # Click-to-load placeholders (their words are in the page's <template>): per category
             # its label and hosts, the services [embeds.services] describes, what is offered.

@@ -93,7 +93,6 @@ class CookieDeclarationPage:
         self.banner = banner
         self.path = prefix + "/cookies"
         self._json: dict[str, bytes] = {}
-        self._html: dict[str, str] = {}
 
     def data(self, language: str) -> dict[str, Any]:
         banner = self.banner
@@ -106,11 +105,7 @@ class CookieDeclarationPage:
         }
 
     def html(self, language: str) -> str:
-        page = self._html.get(language)
-        if page is None:
-            page = self.banner.declaration_html(language, full_page=True)
-            self._html[language] = page
-        return page
+        return self.banner.declaration_html(language, full_page=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response: Response

@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from consentgate.cookies.draft import Draft, FoundCookie, FoundHost, draft_policy
+from consentgate.cookies.draft import Draft, FoundCookie, FoundHost, FoundStorage, draft_policy
 from consentgate.enforce.policy import Policy, PolicyError
 
 __all__ = ["register"]
@@ -56,6 +56,7 @@ def _run(args: argparse.Namespace) -> int:
         found.pages,
         [FoundCookie(c.name, c.set_by, c.page, c.domain) for c in found.cookies],
         [FoundHost(r.host, r.page, r.resource_type) for r in found.requests],
+        [FoundStorage(s.name, s.kind, s.page) for s in found.storage],
         now=datetime.now(UTC),
     )
     try:

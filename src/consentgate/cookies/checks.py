@@ -39,24 +39,39 @@ class PolicyWarning:
         return (
             f"{self.key}: {self.name} is declared {self.declared}, but the {DATABASE_NAME} lists "
             f"{found.matched} as {found.category} ({platform}{third}{what}). Move it to "
-            f"[categories.{found.category}], or, if it is a cookie of your own that shares the "
-            f'name, say whose it is: {{ name = "{self.name}", provider = "..." }}'
+            f"[categories.{found.category}]"
+            + (
+                ", or, if it is a cookie of your own that shares the name, say whose it is: "
+                f'{{ name = "{self.name}", provider = "..." }}'
+                if ".cookies[" in self.key
+                else "."
+            )
         )
 
 
+def _disagrees(found: Suggestion, declared: str) -> bool:
+    """Whether every database alternative needs more consent than the policy's category."""
+    if found.category is None or not stricter(found.category, declared):
+        return False
+    # Alternatives across platforms: one that agrees with the policy may be the right one.
+    return not any(e.category is not None and not stricter(e.category, declared) for e in found.entries)
+
+
 def check_policy(policy: Policy, database: CookieDatabase | None = None) -> list[PolicyWarning]:
-    """Warnings for declared cookies whose database category is stricter than the policy's."""
+    """Warnings for declared cookies (and storage keys) whose database category is stricter."""
     out = []
     for category in policy.categories:
         for index, rule in enumerate(category.cookies):
             found = suggest(rule.pattern, database=database)
-            if found.category is None or not stricter(found.category, category.name):
-                continue
-            # Alternatives across platforms: one that agrees with the policy may be the right one.
-            if any(e.category is not None and not stricter(e.category, category.name) for e in found.entries):
+            if not _disagrees(found, category.name):
                 continue
             if rule.provider and not any(provider_matches(rule.provider, e.platform) for e in found.entries):
                 continue  # the policy says whose cookie it is: not the database's platform's
             key = f"categories.{category.name}.cookies[{index}]"
             out.append(PolicyWarning(key, rule.pattern, category.name, found))
+        for index, pattern in enumerate(category.storage):  # the database knows some storage keys
+            found = suggest(pattern, database=database)
+            if _disagrees(found, category.name):
+                key = f"categories.{category.name}.storage[{index}]"
+                out.append(PolicyWarning(key, pattern, category.name, found))
     return out

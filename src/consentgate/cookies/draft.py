@@ -56,8 +56,8 @@ class _Entry:
 
     def line(self) -> str:
         seen = sorted(n for n in self.seen_as if n != self.pattern)
-        extra = f"; seen as {', '.join(seen[:3])}" if seen else ""
-        return f"{toml_string(self.pattern)},  # {comment(self.note + extra)}"
+        extra = " " + comment(f"(seen as {', '.join(seen[:3])})", 60) if seen else ""
+        return f"{toml_string(self.pattern)},  # {comment(self.note, 140 - len(extra))}{extra}"
 
 
 def _per_category() -> dict[str, dict[str, Any]]:
@@ -211,8 +211,9 @@ def _render(url: str, pages: Sequence[str], now: datetime, parts: _Sections) -> 
         lines += [
             "",
             "# -- to decide ------------------------------------------------------------------------",
-            "# The cookie database does not know these, or could not place them. Each stays blocked",
-            "# until you move it, uncommented, into the right category above.",
+            "# The cookie database does not know these, or could not place them. Move each one,",
+            "# uncommented, into the right category above: until then a cookie stays blocked, and",
+            "# `consentgate audit` reports a third-party host or a storage key.",
         ]
         if undecided:
             lines.append("# cookies:")

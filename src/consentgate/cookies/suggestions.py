@@ -82,7 +82,7 @@ class Suggestion:
     def label(self) -> str:
         """One line for people: ``Google Analytics, analytics: ID used to identify users``."""
         if not self.known:
-            return "unknown"
+            return "not in the cookie database"
         if self.note:
             return self.note
         text = f"{self.platform or 'unknown platform'}, {self.category or 'no category'}"

@@ -29,6 +29,7 @@ from consentgate.enforce.rules import (
     EmbedService,
     PolicyError,
     Retention,
+    StorageClassifier,
     TenantRules,
     VisitRules,
 )
@@ -60,6 +61,7 @@ class Policy:
     consent_max_age_days: int = MAX_CONSENT_DAYS
     refusal_max_age_days: int = 182
     unknown_cookies: Literal["block", "allow"] = "block"
+    unknown_storage: Literal["report", "ignore"] = "report"
     csp: Literal["off", "report-only", "enforce"] = "off"
     default_language: str = "en"
     gpc_denies: frozenset[str] = frozenset({MARKETING})
@@ -75,9 +77,11 @@ class Policy:
     fingerprint: str = ""
     _classifier: CookieClassifier = field(init=False, repr=False, compare=False)
     _by_name: Mapping[str, Category] = field(init=False, repr=False, compare=False)
+    _storage: StorageClassifier = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_classifier", CookieClassifier(self.categories))
+        object.__setattr__(self, "_storage", StorageClassifier(self.categories))
         object.__setattr__(self, "_by_name", MappingProxyType({c.name: c for c in self.categories}))
 
     # -- loading ---------------------------------------------------------------------------
@@ -137,6 +141,10 @@ class Policy:
         found = self._classifier.lookup(name)
         return None if found is None else found[0]
 
+    def category_of_storage(self, name: str) -> str | None:
+        """The category of a web-storage key or IndexedDB database name, or ``None``."""
+        return self._storage.lookup(name)
+
     def deletion_rule(self, name: str) -> CookieRule:
         """The Path and Domain to use when deleting a cookie of this name (R-CK-2)."""
         found = self._classifier.lookup(name)
@@ -174,7 +182,7 @@ class Policy:
             f"policy {self.source}",
             f"  revision {self.revision}; consent kept {self.consent_max_age_days} days, "
             f"refusal {self.refusal_max_age_days} days; unknown cookies: {self.unknown_cookies}; "
-            f"csp: {self.csp}",
+            f"unknown storage: {self.unknown_storage}; csp: {self.csp}",
         ]
         for category in self.categories:
             flag = " (always on)" if category.required else ""
@@ -183,6 +191,8 @@ class Policy:
             hosts = ", ".join(category.hosts) or "-"
             lines.append(f"    cookies: {cookies}")
             lines.append(f"    hosts:   {hosts}")
+            if category.storage:
+                lines.append(f"    storage: {', '.join(category.storage)}")
         lines.append(f"  students: denied {', '.join(sorted(self.student_deny))}")
         for tenant in self.tenants.values():
             extra = ", ".join(sorted(tenant.student_deny)) or "-"

@@ -36,6 +36,8 @@ _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 # browser would keep under that pattern, so it is a typo.
 _PATTERN_CHARS = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HOST = re.compile(r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+_CATEGORY_KEYS = ("cookies", "hosts", "services", "label", "description", "storage")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PATH = re.compile(r"/[!$&'()*+,\-./0-9:=@A-Z_a-z~]*")
 
 
@@ -48,6 +50,7 @@ class PolicyReader:
             "consent_max_age_days",
             "refusal_max_age_days",
             "unknown_cookies",
+            "unknown_storage",
             "csp",
             "default_language",
             "gpc_denies",
@@ -169,7 +172,7 @@ class PolicyReader:
             raise self.fail(where, f"{name!r} is not a category name (lowercase letters, digits, '_')")
         if not isinstance(table, dict):
             raise self.fail(where, f"expected a table, got {table!r}")
-        self.check_keys(table, ("cookies", "hosts", "services", "label", "description"), f"{where}.")
+        self.check_keys(table, _CATEGORY_KEYS, f"{where}.")
         rules: list[CookieRule] = []
         for index, item in enumerate(self.string_list(table.get("cookies", []), f"{where}.cookies")):
             rules.append(self.cookie_rule(item, f"{where}.cookies[{index}]"))
@@ -187,7 +190,26 @@ class PolicyReader:
             services.append(service)
         labels = self.texts(table.get("label", {}), f"{where}.label")
         descriptions = self.texts(table.get("description", {}), f"{where}.description")
-        return Category(name, tuple(rules), tuple(hosts), tuple(services), labels, descriptions)
+        storage = [
+            self.storage_pattern(item, f"{where}.storage[{index}]")
+            for index, item in enumerate(self.string_list(table.get("storage", []), f"{where}.storage"))
+        ]
+        return Category(
+            name, tuple(rules), tuple(hosts), tuple(services), labels, descriptions, tuple(storage)
+        )
+
+    def storage_pattern(self, item: Any, key: str) -> str:
+        """A localStorage/sessionStorage key or IndexedDB database name, exact or a ``*`` glob.
+        Web storage keys are any text, so only what cannot be a key (or matches everything) fails."""
+        if not isinstance(item, str) or not item:
+            raise self.fail(key, f"expected a storage key or pattern, got {item!r}")
+        if len(item) > 256 or _CONTROL.search(item):
+            raise self.fail(key, f"{item!r} is not a storage key (control characters, or over 256)")
+        if not item.replace("*", ""):
+            raise self.fail(key, f"{item!r} would match every key; use unknown_storage for that")
+        if "**" in item:
+            raise self.fail(key, f"{item!r}: write a single '*'")
+        return item
 
     def read(self, data: dict[str, Any]) -> dict[str, Any]:
         """The keyword arguments of a ``Policy`` (all but its fingerprint)."""
@@ -198,6 +220,7 @@ class PolicyReader:
         consent_days = self.integer(data, "consent_max_age_days", "", MAX_CONSENT_DAYS, 1, MAX_CONSENT_DAYS)
         refusal_days = self.integer(data, "refusal_max_age_days", "", 182, 1, MAX_CONSENT_DAYS)
         unknown = self.choice(data, "unknown_cookies", ("block", "allow"), "block")
+        unknown_storage = self.choice(data, "unknown_storage", ("report", "ignore"), "report")
         csp = self.choice(data, "csp", ("off", "report-only", "enforce"), "off")
         # Language packs can add languages, so whether one exists is checked where the packs are
         # read (the middleware's start-up, `consentgate check`); here only that it is a tag.
@@ -252,6 +275,7 @@ class PolicyReader:
             consent_max_age_days=consent_days,
             refusal_max_age_days=refusal_days,
             unknown_cookies=unknown,
+            unknown_storage=unknown_storage,
             csp=csp,
             default_language=language,
             gpc_denies=gpc,
@@ -267,7 +291,16 @@ class PolicyReader:
 
     def _check_duplicates(self, categories: Iterable[Category]) -> None:
         owner: dict[str, str] = {}
+        stored: dict[str, str] = {}
         for category in categories:
+            for index, pattern in enumerate(category.storage):
+                previous = stored.get(pattern)
+                if previous is not None:
+                    raise self.fail(
+                        f"categories.{category.name}.storage[{index}]",
+                        f"{pattern!r} is already listed under categories.{previous}",
+                    )
+                stored[pattern] = category.name
             for index, rule in enumerate(category.cookies):
                 previous = owner.get(rule.pattern)
                 if previous is not None:

@@ -24,6 +24,7 @@ __all__ = [
     "EmbedService",
     "PolicyError",
     "Retention",
+    "StorageClassifier",
     "TenantRules",
     "VisitRules",
 ]
@@ -82,6 +83,8 @@ class Category:
     services: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     descriptions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    storage: tuple[str, ...] = ()
+    """localStorage / sessionStorage keys and IndexedDB database names (exact or ``*`` globs)."""
 
     @property
     def required(self) -> bool:
@@ -203,3 +206,31 @@ class CookieClassifier:
             cache.clear()  # bounded: a flood of random names cannot grow memory
         cache[name] = found
         return found
+
+
+class StorageClassifier:
+    """Maps a web-storage key or IndexedDB database name to its category: an exact name wins,
+    then the most specific glob (most literal characters), then policy order. Built once."""
+
+    __slots__ = ("_exact", "_globs")
+
+    def __init__(self, categories: Iterable[Category]) -> None:
+        self._exact: dict[str, str] = {}
+        globs: list[tuple[int, int, re.Pattern[str], str]] = []
+        for order, (category, pattern) in enumerate((c.name, p) for c in categories for p in c.storage):
+            if "*" in pattern:
+                regex = re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.S)
+                globs.append((-len(pattern.replace("*", "")), order, regex, category))
+            else:
+                self._exact.setdefault(pattern, category)
+        globs.sort(key=lambda item: (item[0], item[1]))
+        self._globs = tuple((regex, category) for _, _, regex, category in globs)
+
+    def lookup(self, name: str) -> str | None:
+        found = self._exact.get(name)
+        if found is not None:
+            return found
+        for regex, category in self._globs:
+            if regex.fullmatch(name):
+                return category
+        return None
