@@ -40,7 +40,8 @@ def find_bin_dir() -> Path:
 class PostgresServer:
     """One cluster: ``start()``, ``stop()`` (immediate, like a crash), ``cleanup()``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, fsync: bool = False) -> None:
+        self.fsync = fsync  # off for tests (nothing to keep); on where commit costs are measured
         self.bin = find_bin_dir()
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="consentgate-pg-"))
@@ -72,7 +73,8 @@ class PostgresServer:
             raise RuntimeError(f"{tool} failed ({result.returncode}): {result.stderr.strip()}\n{log[-2000:]}")
 
     def start(self) -> None:
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off"
+        fsync = "on" if self.fsync else "off"
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync={fsync}"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "30", "-o", options, "start")
         self.running = True
 
