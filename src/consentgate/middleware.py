@@ -166,6 +166,10 @@ class ConsentMiddleware:
             wording=self.localizer,
             rate_limit=decision_rate_limit,
             pages=self.banner.pages,  # GET <prefix>/cookies: the cookie declaration
+            # With a privacy log, the decision limit holds across every process sharing its store.
+            shared_buckets=privacy_log.rate_buckets()
+            if privacy_log is not None and decision_rate_limit is not None and decision_rate_limit.shared
+            else None,
         )
         # The privacy log's visitor endpoints (my-data, forget) live under the consent prefix.
         self._rights_prefix = prefix + "/" if privacy_log is not None else None

@@ -6,13 +6,10 @@ TestClient used as a context manager, so the lifespan starts and flushes the log
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import shutil
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Scope
+from support.readonly import unwritable
 from support.stores import receipt_consent_ids
 
 from consentgate import ConsentMiddleware, Policy
@@ -316,28 +314,6 @@ def test_r_min_7_trusted_proxy_address_is_used(tmp_path: Path) -> None:
 # -- outages: every acknowledged receipt ends up in the store ---------------------------------
 
 
-@contextlib.contextmanager
-def unwritable(path: Path) -> Iterator[None]:
-    """Make a SQLite file unwritable for new connections: chmod for a normal user; root ignores
-    permissions, so then the immutable attribute (chattr +i) does it."""
-    if os.geteuid() != 0:
-        os.chmod(path, 0o400)
-        try:
-            yield
-        finally:
-            os.chmod(path, 0o600)
-        return
-    chattr = shutil.which("chattr")
-    if chattr is None or subprocess.run([chattr, "+i", str(path)], capture_output=True).returncode != 0:
-        # Not a skip: CI must run this. scripts/setup's Debian has chattr (e2fsprogs); a container
-        # without CAP_LINUX_IMMUTABLE should run the suite as a normal user instead.
-        pytest.fail("running as root without a working chattr +i: cannot make the file read-only")
-    try:
-        yield
-    finally:
-        subprocess.run([chattr, "-i", str(path)], check=True)
-
-
 def test_sqlite_read_only_file_spools_then_replays_everything(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -360,7 +336,8 @@ def test_sqlite_read_only_file_spools_then_replays_everything(
     assert all_consent_ids(log) == sorted(acknowledged)
     assert "privacy log store is unavailable" in caplog.text
     assert "readonly database" in caplog.text
-    assert "spooled receipt(s) copied into it" in caplog.text
+    assert "privacy log store is back" in caplog.text
+    assert "10 spooled receipt(s) copied into the store" in caplog.text
     assert log.store.counts()[1] == 5  # the visits waited in memory and were written too
 
 

@@ -75,8 +75,10 @@ class ServerProcess:
         cwd: str | os.PathLike[str] | None = None,
         port: int | None = None,
         file_size_limit: int | None = None,
+        workers: int = 1,
     ) -> None:
         self.target = target
+        self.workers = workers  # > 1: uvicorn's supervisor and its workers (kill() ends the supervisor only)
         self.file_size_limit = file_size_limit  # RLIMIT_FSIZE: a full disk, file by file
         self.factory = factory
         self.env = {**os.environ, **(env or {})}
@@ -95,6 +97,8 @@ class ServerProcess:
                "--log-level", "warning"]
         if self.factory:
             cmd.append("--factory")
+        if self.workers > 1:
+            cmd += ["--workers", str(self.workers)]
         if self.file_size_limit is not None:
             # Writes past the limit fail with EFBIG, as on a full disk (SIGXFSZ ignored, not fatal).
             prelude = (
@@ -107,7 +111,7 @@ class ServerProcess:
         self.output = log_dir / f"server-{self.port}.log"
         with open(self.output, "ab") as log:
             self.proc = subprocess.Popen(cmd, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT)
-        wait_for_port(self.port, proc=self.proc)
+        wait_for_port(self.port, proc=self.proc, timeout=15.0 * self.workers)
         return self.url
 
     def kill(self) -> None:

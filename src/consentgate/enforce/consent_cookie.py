@@ -82,6 +82,10 @@ class ConsentCookieCodec:
         # Verified values, so a returning visitor's cookie is checked once (bounded).
         self._cache: dict[bytes, StoredChoice | None] = {}
 
+    def derive_key(self, purpose: bytes) -> bytes:
+        """Secret material for another use than signing (a keyed hash), from the newest key."""
+        return hmac.new(self._signer.derive_key(), b"consentgate." + purpose, hashlib.sha256).digest()
+
     # -- writing ---------------------------------------------------------------------------
 
     def encode(self, granted: Iterable[str], consent_id: str, given_at: int | None = None) -> str:

@@ -24,7 +24,12 @@ from consentgate.enforce.consent_cookie import ConsentCookieCodec, StoredChoice,
 from consentgate.enforce.decisions import Decision, DecisionHook, call_hook
 from consentgate.enforce.hooks import Wording
 from consentgate.enforce.policy import ESSENTIAL, Policy
-from consentgate.enforce.rate_limit import DEFAULT_DECISION_RATE_LIMIT, DecisionRateLimit, RateLimiter
+from consentgate.enforce.rate_limit import (
+    DEFAULT_DECISION_RATE_LIMIT,
+    DecisionRateLimit,
+    RateLimiter,
+    SharedBuckets,
+)
 
 __all__ = ["MAX_BODY_BYTES", "ConsentEndpoints", "RequestError"]
 
@@ -127,10 +132,15 @@ class ConsentEndpoints:
         rate_limit: DecisionRateLimit | None = DEFAULT_DECISION_RATE_LIMIT,
         wording: Wording | None = None,
         pages: Mapping[str, ASGIApp] | None = None,
+        shared_buckets: SharedBuckets | None = None,
     ) -> None:
         self.policy = policy
         self.wording = wording
-        self.rate_limiter = RateLimiter(rate_limit) if rate_limit is not None else None
+        self.rate_limiter = (
+            RateLimiter(rate_limit, shared_buckets, key=codec.derive_key(b"rate-limit"))
+            if rate_limit is not None
+            else None
+        )
         self.codec = codec
         self.resolver = resolver
         self.prefix = prefix
@@ -181,12 +191,12 @@ class ConsentEndpoints:
             return JSONResponse(self.state(consent, scope), headers=_NO_STORE)
         if method == "POST":
             check_same_origin(scope)
-            self._check_rate(scope, previous)
+            await self._check_rate(scope, previous)
             body = await read_json_body(scope, receive)
             return await self.decide(scope, body, consent, previous, https, withdrawals)
         raise RequestError(405, "use GET to read consent or POST to decide")
 
-    def _check_rate(self, scope: Scope, previous: StoredChoice | None) -> None:
+    async def _check_rate(self, scope: Scope, previous: StoredChoice | None) -> None:
         """At most a burst and then a steady trickle of decisions per client (a bounded receipt log)."""
         if self.rate_limiter is None:
             return
@@ -195,7 +205,7 @@ class ConsentEndpoints:
         else:
             client = scope.get("client")
             key = "ip:" + (client[0] if client else "?")
-        wait = self.rate_limiter.acquire(key)
+        wait = await self.rate_limiter.admit(key)
         if wait > 0:
             raise RequestError(
                 429, "too many consent decisions from this browser; try again shortly", retry_after=wait

@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from consentgate.enforce.consent import Consent
 from consentgate.enforce.decisions import Decision
 from consentgate.enforce.policy import Category
+from consentgate.enforce.rate_limit import SharedBuckets
 
 __all__ = ["DiscoverySink", "PrivacyLogHooks", "VisitSink", "Wording"]
 
@@ -89,6 +90,9 @@ class PrivacyLogHooks(Protocol):
 
     def discovery_sink(self) -> DiscoverySink | None:
         """The queue for undeclared cookie names, or None to note none."""
+
+    def rate_buckets(self) -> SharedBuckets | None:
+        """Decision rate-limit buckets shared by every process using the same log, or None."""
 
     async def start(self) -> None:
         """Called on ``lifespan.startup``."""

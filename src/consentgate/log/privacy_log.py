@@ -8,8 +8,10 @@ Plug it into the middleware::
 It then
 
 * stores a :class:`~consentgate.log.receipts.Receipt` for every decision before ``POST /_consent``
-  answers — committed, or, when the store cannot be written, appended to a local spool file and
-  fsync'd (the cookie is set either way); the spool is replayed when the store is back;
+  answers — committed (decisions arriving together share one transaction: see
+  :mod:`~consentgate.log.group_commit`), or, when the store cannot be written, appended to a local
+  spool file and fsync'd (the cookie is set either way); the spool is replayed when the store is
+  back;
 * records a minimised visit for each counted request (by default successful HTML GETs) *only*
   when the request's consent allows the policy's visit category (default ``analytics``), and for
   students only when the policy (``[visits] students``) and the school allow it (R-MIN-1). The
@@ -26,6 +28,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +38,16 @@ from consentgate.enforce.consent import Consent
 from consentgate.enforce.decisions import Decision
 from consentgate.enforce.hooks import DiscoverySink, VisitSink
 from consentgate.enforce.policy import Policy
+from consentgate.enforce.rate_limit import SharedBuckets
 from consentgate.i18n.catalogs import Localizer
 from consentgate.log.client_ip import TrustedProxies
 from consentgate.log.cookie_discovery import CookieDiscovery
 from consentgate.log.data_rights import DataRights
 from consentgate.log.geo import CountryLookup
+from consentgate.log.group_commit import GroupCommit
 from consentgate.log.minimise import Minimiser
 from consentgate.log.receipts import Receipt
+from consentgate.log.shared_limit import StoreRateLimit
 from consentgate.log.spool import Spool
 from consentgate.log.stores.base import Store, StoreError, StoreUnavailable
 from consentgate.log.stores.factory import open_store
@@ -60,8 +66,14 @@ STORE_DOWN = (
     "consentgate: the privacy log store is unavailable (%s); receipts are spooled to %s "
     "and copied into the store when it is back"
 )
-STORE_BACK = "consentgate: the privacy log store is back; %d spooled receipt(s) copied into it"
+STORE_BACK = "consentgate: the privacy log store is back; receipts are committed again"
+REPLAYED = "consentgate: %d spooled receipt(s) copied into the store"
 REPLAY_FAILED = "consentgate: spooled receipts could not be copied into the store yet (%s)"
+NO_ANSWER = "%s: no answer within %g s"
+# How long a decision waits for its batch before spooling the receipt itself. The stores bound
+# each attempt (SQLite's busy timeout, PostgreSQL's lock and statement timeouts, 2 s by default),
+# so this only catches I/O that hangs below them (a network that drops packets silently).
+COMMIT_WAIT = 10.0
 VISIT_HOOK_FAILED = "consentgate: a visit could not be queued (ignored)"
 _now = time.time
 
@@ -110,6 +122,8 @@ class PrivacyLog:
         spool_path: where receipts wait while the store is down (default: next to the SQLite
             file, or ``./consentgate-receipts.spool`` for PostgreSQL). Keep it on local disk.
         queue_size: visits held in memory at most; more are dropped and counted.
+        outage_queue_size: visits held in memory at most while the store cannot be written (a
+            crash loses what is held; default ``queue_size``).
         count: ``(scope, status, headers) -> bool`` deciding which requests are visits. Default
             from the policy's ``[visits] record``: ``"html-get"`` successful GETs answered with
             ``text/html``; ``"get"`` GETs below status 400; ``"all"`` every request.
@@ -128,6 +142,7 @@ class PrivacyLog:
         geoip_database: str | Path | None = None,
         spool_path: str | Path | None = None,
         queue_size: int = 10_000,
+        outage_queue_size: int | None = None,
         batch_size: int = 500,
         flush_interval: float = 0.25,
         purge_interval: float | None = 3600.0,
@@ -153,6 +168,7 @@ class PrivacyLog:
             policy.retention,
             trusted_proxies=trusted,
             queue_size=queue_size,
+            outage_queue_size=outage_queue_size,
             batch_size=batch_size,
             flush_interval=flush_interval,
             purge_interval=purge_interval,
@@ -174,7 +190,9 @@ class PrivacyLog:
         self.rights = DataRights(policy, self.store, self.forget)
         self._down_until = 0.0
         self._down_logged = False
+        self._receipts: GroupCommit[Receipt, None] = GroupCommit(self._commit, name="consentgate-receipts")
         self._replay_lock = threading.Lock()
+        self._shared_limit: StoreRateLimit | None = None
         self._replay_task: asyncio.Task[None] | None = None
         self._started = False
         self.receipts_stored = 0
@@ -191,21 +209,39 @@ class PrivacyLog:
         store, or fsync'd to the spool when the store cannot take it. Raises only when both
         fail (the endpoint then answers 503 and sets no cookie)."""
         receipt = Receipt.from_decision(decision, self.policy)
-        await asyncio.to_thread(self._commit, receipt)
-        if not self._started and self.spool.has_pending() and time.monotonic() >= self._down_until:
+        if self._down():
+            await asyncio.to_thread(self._spool, [receipt])  # no waiting on a store that is down
+        else:
+            batch = asyncio.wrap_future(self._receipts.submit(receipt))
+            try:
+                await asyncio.wait_for(asyncio.shield(batch), COMMIT_WAIT)
+            except TimeoutError:
+                # Spooled here; should the batch still commit it, the replay stores nothing twice.
+                self._note_down(StoreUnavailable(NO_ANSWER % (self.store.description, COMMIT_WAIT)))
+                await asyncio.to_thread(self._spool, [receipt])
+        if not self._started and self.spool.has_pending() and not self._down():
             await asyncio.to_thread(self.replay_spool)  # no lifespan: replay as decisions come
 
-    def _commit(self, receipt: Receipt) -> None:
-        if time.monotonic() >= self._down_until:
+    def _commit(self, receipts: list[Receipt]) -> list[None]:
+        """One batch of receipts (the group commit thread): one transaction, or the spool."""
+        if not self._down():
             try:
-                self.store.add_receipts([receipt])
+                self.store.add_receipts(receipts)
             except StoreError as exc:
                 self._note_down(exc)
             else:
-                self.receipts_stored += 1
-                return
-        self.spool.append([receipt])
-        self.receipts_spooled += 1
+                self.receipts_stored += len(receipts)
+                self._note_up()
+                return [None] * len(receipts)
+        self._spool(receipts)
+        return [None] * len(receipts)
+
+    def _spool(self, receipts: list[Receipt]) -> None:
+        self.spool.append(receipts)
+        self.receipts_spooled += len(receipts)
+
+    def _down(self) -> bool:
+        return time.monotonic() < self._down_until
 
     def _note_down(self, exc: StoreError) -> None:
         self._down_until = time.monotonic() + self.retry_interval
@@ -215,6 +251,14 @@ class PrivacyLog:
                 logger.warning(STORE_DOWN, exc, self.spool.path)
             else:
                 logger.error(STORE_DOWN, exc, self.spool.path)
+
+    def _note_up(self) -> None:
+        """The store took a write again. Only a process that said it was down says it is back
+        (workers share a spool: the others copy it quietly)."""
+        self._down_until = 0.0
+        if self._down_logged:
+            self._down_logged = False
+            logger.warning(STORE_BACK)
 
     def replay_spool(self) -> int:
         """Copy spooled receipts into the store (blocking). Returns how many were new."""
@@ -227,16 +271,15 @@ class PrivacyLog:
                 self._note_down(exc)
                 logger.debug(REPLAY_FAILED, exc)
                 return 0
-        self._down_until = 0.0
-        if self._down_logged:
-            self._down_logged = False
-        logger.warning(STORE_BACK, added)
+        self._note_up()
+        if added:
+            logger.warning(REPLAYED, added)
         return added
 
     async def _replay_loop(self) -> None:
         while True:
             await asyncio.sleep(self.retry_interval)
-            if self.spool.has_pending() and time.monotonic() >= self._down_until:
+            if self.spool.has_pending() and not self._down():
                 try:
                     await asyncio.to_thread(self.replay_spool)
                 except OSError as exc:
@@ -282,6 +325,13 @@ class PrivacyLog:
         """Lets the middleware note undeclared cookie names (live discovery)."""
         return None if self.discovery is None else self.discovery.sink()
 
+    def rate_buckets(self) -> SharedBuckets:
+        """The decision rate limit's buckets in this log's store, shared by every process that
+        writes to it (see :mod:`consentgate.log.shared_limit`)."""
+        if self._shared_limit is None:
+            self._shared_limit = StoreRateLimit(self.store, lambda: not self._down())
+        return self._shared_limit
+
     # -- lifespan ----------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -300,6 +350,11 @@ class PrivacyLog:
             self._note_down(exc)  # receipts spool until it is reachable
             return
         self.replay_spool()
+        for day, counts in self.spool.take_counts().items():  # kept at a shutdown without store
+            try:
+                self.store.add_counts(counts, day)
+            except StoreError:
+                self.spool.keep_counts(counts, day)
 
     async def stop(self) -> None:
         """Write every queued visit and try once more to empty the spool."""
@@ -318,7 +373,13 @@ class PrivacyLog:
         self._started = False
 
     def _shutdown(self) -> None:
+        self._receipts.close()  # what is submitted is committed (or spooled) first
         self.visits.stop()
+        if self._shared_limit is not None:
+            self._shared_limit.close()
+        if not self.visits.report_counts():  # the dashboard's dropped / lost counts
+            counts = self.visits.unreported_counts()
+            self.spool.keep_counts(counts, datetime.now(UTC).strftime("%Y-%m-%d"))
         self._down_until = 0.0
         self.replay_spool()
         self.store.close()
@@ -360,6 +421,7 @@ class PrivacyLog:
             "visits_queued": self.visits.queued,
             "visits_written": self.visits.written,
             "visits_dropped": self.visits.dropped,
+            "visits_lost": self.visits.lost,
             "visits_failed": self.visits.failed + self.visit_errors,
             "undeclared_dropped": 0 if self.discovery is None else self.discovery.dropped,
         }

@@ -9,6 +9,9 @@ crash between the copy and the clean-up) stores nothing twice.
 Format: one JSON object per line (:meth:`Receipt.as_dict`), file mode 0600. A line cut short by a
 crash while it was written was never acknowledged; it is skipped. Writers in several threads or
 processes coordinate through ``flock`` on a companion ``.lock`` file.
+
+A companion ``.counts`` file keeps the visit log's operational counts (visits dropped or lost) when
+the store could not take them at shutdown; the next start adds them to the store.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from consentgate.log.receipts import Receipt
@@ -47,6 +50,7 @@ class Spool:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.counts_path = self.path.with_name(self.path.name + ".counts")
         self._thread_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -85,6 +89,39 @@ class Spool:
                 os.close(fd)
             if created:
                 _fsync_dir(self.path.parent)
+
+    def keep_counts(self, counts: Mapping[str, int], day: str) -> None:
+        """Add operational counts (per day) to the ``.counts`` file, for :meth:`take_counts`."""
+        with self._locked():
+            kept = self._read_counts()
+            for name, value in counts.items():
+                kept.setdefault(day, {})[name] = kept.get(day, {}).get(name, 0) + int(value)
+            tmp = self.counts_path.with_name(self.counts_path.name + ".tmp")
+            fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as file:
+                json.dump(kept, file)
+            os.replace(tmp, self.counts_path)
+
+    def take_counts(self) -> dict[str, dict[str, int]]:
+        """The counts kept by :meth:`keep_counts` (``{day: {name: n}}``), removed from the file."""
+        with self._locked():
+            kept = self._read_counts()
+            with contextlib.suppress(FileNotFoundError):
+                self.counts_path.unlink()
+            return kept
+
+    def _read_counts(self) -> dict[str, dict[str, int]]:
+        try:
+            data = json.loads(self.counts_path.read_text())
+        except FileNotFoundError:
+            return {}
+        except ValueError:
+            logger.warning(BAD_LINE, 1, self.counts_path)
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {str(day): {str(k): int(v) for k, v in names.items()} for day, names in data.items()
+                if isinstance(names, dict)}  # fmt: skip
 
     # -- reading -----------------------------------------------------------------------------
 

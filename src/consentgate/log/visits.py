@@ -6,6 +6,11 @@ The writer thread takes batches, works out the client address (trusted proxies),
 visit (user agent, country, IP truncation, referrer origin) and writes the batch in one
 transaction. It also purges expired rows per the retention rules, at start and periodically, and
 on :meth:`VisitLog.stop` it writes everything still queued before returning.
+
+Visits are best-effort: what is in memory (at most ``queue_size`` queued visits and the batch
+being written; ``outage_queue_size`` while the store is down) is lost if the process is killed.
+Dropped visits and visits that could not be written at shutdown are counted, and the counts go to
+the store (per day, all processes together) for the dashboard.
 """
 
 from __future__ import annotations
@@ -85,6 +90,7 @@ _PROXY_HEADERS = (b"forwarded", b"x-forwarded-for")
 _SLICE = 32  # visits minimised on the event loop between two chances for requests to run
 SIDE_JOB_FAILED = "consentgate: work on the visit writer's thread failed (ignored)"
 LOST_AT_STOP = "consentgate: %d visit record(s) could not be written before shutdown (%s)"
+_HELD_BATCHES = 2  # minimised batches waiting for the thread at most: then the queue fills, and drops
 
 
 class VisitLog:
@@ -96,6 +102,8 @@ class VisitLog:
         retention: purge rules (visits and receipts).
         trusted_proxies: whose ``Forwarded`` / ``X-Forwarded-For`` headers are believed.
         queue_size: visits held in memory at most; more are dropped (and counted).
+        outage_queue_size: visits held at most while the store cannot be written (all a crash
+            then loses); default ``queue_size``.
         batch_size: records per transaction.
         flush_interval: seconds the writer waits for a batch to fill before writing what it has.
         purge_interval: seconds between purges of expired rows (``None``: only at start).
@@ -109,17 +117,21 @@ class VisitLog:
         *,
         trusted_proxies: TrustedProxies | None = None,
         queue_size: int = 10_000,
+        outage_queue_size: int | None = None,
         batch_size: int = 500,
         flush_interval: float = 0.25,
         purge_interval: float | None = 3600.0,
     ) -> None:
         if queue_size < 1 or batch_size < 1:
             raise ValueError("queue_size and batch_size must be at least 1")
+        if outage_queue_size is not None and not 0 <= outage_queue_size <= queue_size:
+            raise ValueError("outage_queue_size must be between 0 and queue_size")
         self.store = store
         self.minimiser = minimiser
         self.retention = retention
         self.trusted = trusted_proxies or TrustedProxies()
         self.queue_size = queue_size
+        self.outage_queue_size = queue_size if outage_queue_size is None else outage_queue_size
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.purge_interval = purge_interval
@@ -135,7 +147,9 @@ class VisitLog:
         self._in_flight = 0  # taken off the queue, not yet written or given up
         self.dropped = 0
         self.written = 0
-        self.failed = 0
+        self.failed = 0  # could not be minimised
+        self.lost = 0  # could not be written before shutdown
+        self._reported: dict[str, int] = {"visits_dropped": 0, "visits_lost": 0}  # in the store
         self.purged_at: float | None = None
         # Loop mode (see start_pump): batches minimised on the event loop wait here for the thread.
         self._minimised: deque[tuple[list[VisitRecord], int]] = deque()
@@ -211,7 +225,9 @@ class VisitLog:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), self.flush_interval)
             wake.clear()
-            while queue:
+            # Nothing more taken off the queue while the store is down or the thread lags behind:
+            # the queue then fills up to its bound and drops, instead of memory growing here.
+            while queue and not self._down and len(self._minimised) < _HELD_BATCHES:
                 batch: list[QueuedVisit] = []
                 with self._done:
                     while queue and len(batch) < self.batch_size:
@@ -244,7 +260,7 @@ class VisitLog:
         if thread is not None:
             thread.join(timeout)
         self._thread = None
-        if self.queue or self._held:  # never started, or the store stayed down
+        if self.queue or self._held or self._minimised:  # never started, or the store stayed down
             self._drain(final=True)
         if thread is None:
             self._side_jobs(final=True)
@@ -278,6 +294,8 @@ class VisitLog:
         while True:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
+            if self._down:
+                self._trim()
             self._drain()
             if self._stopping:
                 self._drain(final=True)
@@ -374,17 +392,43 @@ class VisitLog:
             self.store.add_visits(records)
         except StoreError as exc:
             if final:
-                self.failed += len(records)
+                self.lost += len(records)
                 logger.error(LOST_AT_STOP, len(records), exc)
                 return True
             if not self._down:
                 logger.warning(STORE_DOWN, exc, len(records))
             self._down = True
+            self._trim()
             return False
         if self._down:
             logger.warning(STORE_BACK)
             self._down = False
         self.written += len(records)
+        self.report_counts()
         with self._done:
             self._done.notify_all()
         return True
+
+    def _trim(self) -> None:
+        """While the store is down, hold at most ``outage_queue_size`` queued visits."""
+        with contextlib.suppress(IndexError):  # (emptied meanwhile)
+            while len(self.queue) > self.outage_queue_size:
+                self.queue.pop()
+                self.note_dropped()
+
+    def unreported_counts(self) -> dict[str, int]:
+        """Drops and losses counted here and not yet added to the store's counts."""
+        now = {"visits_dropped": self.dropped - self._reported["visits_dropped"],
+               "visits_lost": self.lost - self._reported["visits_lost"]}  # fmt: skip
+        return {name: value for name, value in now.items() if value > 0}
+
+    def report_counts(self) -> bool:
+        """Add the unreported counts to the store's (the dashboard's); False if it refused them."""
+        counts = self.unreported_counts()
+        with contextlib.suppress(StoreError):  # else counted again after the next batch
+            if counts:
+                self.store.add_counts(counts, datetime.now(UTC).strftime("%Y-%m-%d"))
+            for name, value in counts.items():
+                self._reported[name] += value
+            return True
+        return False

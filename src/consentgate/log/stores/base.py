@@ -20,6 +20,7 @@ same way in both databases, and ``substr(time, 1, 10)`` is the day.
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -31,11 +32,13 @@ from consentgate.log.minimise import VisitRecord
 from consentgate.log.receipts import Receipt, format_time
 from consentgate.log.stores.results import CategoryStats, DayStats, Deleted, StoreStats
 from consentgate.log.stores.schema import (
+    ADD_COUNT,
     INSERT_CHOICE,
     INSERT_RECEIPT,
     INSERT_VISIT,
     SELECT_RECEIPTS,
     SELECT_VISITS,
+    TAKE_FROM_BUCKET,
     VISIT_TABLES,
     choice_rows,
     receipt_from_row,
@@ -51,7 +54,11 @@ from consentgate.log.stores.undeclared import (
     undeclared_rows,
 )
 
-__all__ = ["Store", "StoreError", "StoreUnavailable"]
+__all__ = ["COUNT_NAMES", "Store", "StoreError", "StoreUnavailable"]
+
+#: the operational counts a store keeps per day (``add_counts``; the dashboard shows them)
+COUNT_NAMES = ("visits_dropped", "visits_lost")
+_TOKENS_PURGE_INTERVAL = 60.0  # seconds between deletions of full buckets (rows past their time)
 
 
 class StoreError(Exception):
@@ -74,17 +81,25 @@ class Store(abc.ABC):
 
     #: what :func:`open_store` was given, without a password (for messages)
     description: str = "store"
+    _tokens_purged_at = 0.0
 
     # Backend primitives ------------------------------------------------------------------------
 
     @abc.abstractmethod
     def _write(
-        self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]], *, durable: bool = True
+        self,
+        statements: Sequence[tuple[str, Sequence[Sequence[Any]]]],
+        *,
+        durable: bool = True,
+        background: bool = False,
     ) -> list[int]:
         """Run ``(sql, rows)`` pairs (each SQL once per row, once if ``rows`` is ``[()]``) in one
-        transaction; return the rows each changed. Raises :class:`StoreUnavailable` on outage.
+        transaction; return the rows each changed. Raises :class:`StoreUnavailable` on outage,
+        or when the write cannot get its locks within the store's bound.
         ``durable=False`` (visit batches) lets the commit skip waiting for the disk: the data
-        survives a crash of the app, only a power cut may lose the last batch."""
+        survives a crash of the app, only a power cut may lose the last batch.
+        ``background=True``: no request waits for it (visits, purges); it need not be bounded
+        and should not hold up the writes a request waits for."""
 
     @abc.abstractmethod
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -122,7 +137,33 @@ class Store(abc.ABC):
         """Commit a batch of minimised visit records in one transaction."""
         if not visits:
             return 0
-        return self._write([(INSERT_VISIT, [visit_row(v) for v in visits])], durable=False)[0]
+        rows = [visit_row(v) for v in visits]
+        return self._write([(INSERT_VISIT, rows)], durable=False, background=True)[0]
+
+    def take_tokens(self, takes: Sequence[tuple[str, float]], *, interval: float, burst: int) -> list[bool]:
+        """The decision rate limit shared by every process using this store: for each
+        ``(client, now)`` in order, one token from the client's bucket, all in one transaction (a
+        client may come more than once); True where it was allowed. ``burst`` tokens at once, one
+        more every ``interval`` seconds (GCRA: the same limit as a token bucket); ``now`` is
+        wall-clock time, which processes on different machines share. Nothing waits on the disk
+        for it (a bucket lost in a power cut is a full one)."""
+        tolerance = (burst - 1) * interval
+        statements: list[tuple[str, Sequence[Sequence[Any]]]] = [
+            (TAKE_FROM_BUCKET, [(client, now + interval, now, now, interval, now, tolerance)])
+            for client, now in takes
+        ]
+        moment = time.monotonic()
+        if takes and moment - self._tokens_purged_at >= _TOKENS_PURGE_INTERVAL:
+            self._tokens_purged_at = moment
+            statements.append(("DELETE FROM consentgate_rate_limits WHERE tat < ?", [(takes[0][1],)]))
+        counts = self._write(statements, durable=False)
+        return [count > 0 for count in counts[: len(takes)]]
+
+    def add_counts(self, counts: Mapping[str, int], day: str) -> None:
+        """Add to the operational counts of ``day`` (``YYYY-MM-DD``): see :data:`COUNT_NAMES`."""
+        rows = [(day, name, int(value)) for name, value in counts.items() if value]
+        if rows:
+            self._write([(ADD_COUNT, rows)], durable=False, background=True)
 
     # Reading -----------------------------------------------------------------------------------
 
@@ -170,12 +211,14 @@ class Store(abc.ABC):
         receipts_before = format_time(now - timedelta(days=retention.receipts_days))
         counts = self._write(
             [
+                ("DELETE FROM consentgate_log_counts WHERE day < ?", [(receipts_before[:10],)]),
                 ("DELETE FROM consentgate_choices WHERE time < ?", [(receipts_before,)]),
                 ("DELETE FROM consentgate_receipts WHERE time < ?", [(receipts_before,)]),
                 *((f"DELETE FROM {table} WHERE time < ?", [(visits_before,)]) for table in VISIT_TABLES),
-            ]
+            ],
+            background=True,
         )
-        return Deleted(receipts=counts[1], visits=sum(counts[2:]))
+        return Deleted(receipts=counts[2], visits=sum(counts[3:]))
 
     # Undeclared cookies (live discovery; names only, see log/stores/undeclared.py) --------------
 
@@ -212,6 +255,12 @@ class Store(abc.ABC):
             f"FROM consentgate_choices {cond} GROUP BY substr(time, 1, 10), category ORDER BY day, category",
             params,
         )
+        ops = dict.fromkeys(COUNT_NAMES, 0)
+        day_cond, day_params = ("WHERE day >= ?", (since[:10],)) if since else ("", ())
+        for name, total in self._read(
+            f"SELECT name, SUM(count) FROM consentgate_log_counts {day_cond} GROUP BY name", day_params
+        ):
+            ops[name] = int(total or 0)
         per_day: dict[str, dict[str, CategoryStats]] = {}
         totals: dict[str, list[int]] = {}
         for day, category, granted, total in choice_rows_:
@@ -240,6 +289,8 @@ class Store(abc.ABC):
             gpc_decisions=sum(d.gpc for d in day_stats),
             student_decisions=sum(d.students for d in day_stats),
             since=None if since is None else since[:10],
+            visits_dropped=ops["visits_dropped"],
+            visits_lost=ops["visits_lost"],
         )
 
 

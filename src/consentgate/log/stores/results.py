@@ -58,6 +58,10 @@ class StoreStats:
     gpc_decisions: int
     student_decisions: int
     since: str | None = None
+    visits_dropped: int = 0
+    """Visits not recorded because the in-memory queue was full (all processes, same period)."""
+    visits_lost: int = 0
+    """Queued visits that could not be written before a process shut down."""
 
     @property
     def decisions(self) -> int:
@@ -84,6 +88,8 @@ class StoreStats:
             "gpc_share": self.gpc_share,
             "student_decisions": self.student_decisions,
             "student_share": self.student_share,
+            "visits_dropped": self.visits_dropped,
+            "visits_lost": self.visits_lost,
             "categories": {name: category(s) for name, s in self.categories.items()},
             "days": [
                 {

@@ -16,6 +16,7 @@ from consentgate.log.minimise import VisitRecord
 from consentgate.log.receipts import Receipt, format_time
 
 __all__ = [
+    "ADD_COUNT",
     "INSERT_CHOICE",
     "INSERT_RECEIPT",
     "INSERT_VISIT",
@@ -24,6 +25,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SELECT_RECEIPTS",
     "SELECT_VISITS",
+    "TAKE_FROM_BUCKET",
     "VISIT_COLUMNS",
     "VISIT_TABLES",
     "choice_rows",
@@ -137,6 +139,25 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             )""",
         ),
     ),
+    (
+        4,
+        (
+            # The decision rate limit shared by every process writing to this log: one row per
+            # client seen deciding lately, under a keyed hash of its consent id or address (no
+            # address is stored), with the time its bucket is full again (epoch seconds, the
+            # "theoretical arrival time" of GCRA). A row whose time has passed is a full bucket,
+            # the same as no row, and is deleted.
+            "CREATE TABLE consentgate_rate_limits (client TEXT PRIMARY KEY, tat DOUBLE PRECISION NOT NULL)",
+            # Operational counts per UTC day (visits dropped from a full queue, visits lost at
+            # shutdown), added to by every process: counts only, nothing about any visitor.
+            """CREATE TABLE consentgate_log_counts (
+                day TEXT NOT NULL,
+                name TEXT NOT NULL,
+                count BIGINT NOT NULL,
+                PRIMARY KEY (day, name)
+            )""",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -184,6 +205,19 @@ INSERT_CHOICE = (
 INSERT_VISIT = (
     f"INSERT INTO consentgate_visits ({', '.join(VISIT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in VISIT_COLUMNS)})"
+)
+#: one token from a client's bucket (GCRA): a new client, or one whose time is at most the
+#: tolerance ahead of now, is let through and its time moves on by one interval; otherwise the row
+#: stays as it is and no row changes. Parameters: client, now + interval, now, now, interval, now,
+#: tolerance.
+TAKE_FROM_BUCKET = (
+    "INSERT INTO consentgate_rate_limits (client, tat) VALUES (?, ?) ON CONFLICT (client) DO UPDATE "
+    "SET tat = (CASE WHEN consentgate_rate_limits.tat > ? THEN consentgate_rate_limits.tat ELSE ? END) + ? "
+    "WHERE consentgate_rate_limits.tat - ? <= ?"
+)
+ADD_COUNT = (
+    "INSERT INTO consentgate_log_counts (day, name, count) VALUES (?, ?, ?) ON CONFLICT (day, name) "
+    "DO UPDATE SET count = consentgate_log_counts.count + excluded.count"
 )
 SELECT_RECEIPTS = f"SELECT {', '.join(RECEIPT_COLUMNS)} FROM consentgate_receipts"
 SELECT_VISITS = f"SELECT {', '.join(VISIT_COLUMNS)} FROM consentgate_all_visits"
