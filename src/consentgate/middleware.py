@@ -235,7 +235,7 @@ class ConsentMiddleware:
     ) -> tuple[Consent, StoredChoice | None, VisitIdentity | None]:
         """The effective consent, the stored choice (any revision or age) and, when the visit log
         may record this visitor's pages, the identity they are filed under."""
-        value = consent_cookie_value(cookie_header) if cookie_header else None
+        value = consent_cookie_value(cookie_header, self.codec.read_order) if cookie_header else None
         entry, previous = self.visitors.decide(value, situation, _now())
         consent = entry.consent
         assert consent is not None  # Visitors.decide hands back resolved entries only
@@ -284,7 +284,7 @@ class ConsentMiddleware:
             return True
         if self._rights_prefix is not None and path.startswith(self._rights_prefix):
             assert self.privacy_log is not None  # _rights_prefix is set with the log
-            clear = [(b"set-cookie", self.codec.clear_cookie_header(https=https))]
+            clear = [(b"set-cookie", header) for header in self.codec.clear_cookie_headers(https=https)]
             clear += self._withdrawals(cookie_header, _ESSENTIAL_ONLY, https)
             return await self.privacy_log.handle(scope, receive, send, consent, clear)
         return False

@@ -38,16 +38,24 @@ def wait_for_port(port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes
 
 
 class ThreadServer:
-    def __init__(self, app: ASGIApp, *, lifespan: str = "auto", host: str = "127.0.0.1") -> None:
-        self.host = host  # any 127.x.y.z: another "site" on this machine
+    """``host``: any 127.x.y.z (another "site" on this machine); ``ssl``: (certificate file, key
+    file) to serve HTTPS."""
+
+    def __init__(
+        self, app: ASGIApp, *, lifespan: str = "auto", host: str = "127.0.0.1", ssl: tuple[str, str] | None = None
+    ) -> None:
+        self.host = host
         self.port = free_port()
-        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan=lifespan)
+        self.scheme = "https" if ssl else "http"
+        certfile, keyfile = ssl or (None, None)
+        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan=lifespan,
+                                ssl_certfile=certfile, ssl_keyfile=keyfile)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> str:
         self.thread.start()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from consentgate.cookies.suggestions import Suggestion, suggest
-from consentgate.enforce.consent_cookie import COOKIE_NAME, SECURE_COOKIE_NAME
+from consentgate.enforce.consent_cookie import CONSENT_COOKIE_NAMES
 from consentgate.enforce.policy import ESSENTIAL, MARKETING, MAX_CONSENT_DAYS, Policy
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ __all__ = [
     "judge",
 ]
 
-CONSENT_COOKIE_NAMES = frozenset({COOKIE_NAME, SECURE_COOKIE_NAME})
 #: Slack allowed on the consent cookie's lifetime (clock differences between server and browser).
 _LIFETIME_SLACK = 120.0
 

@@ -5,6 +5,12 @@ The value is compact text signed with itsdangerous (HMAC-SHA256)::
     c1.<revision>.<given_at, base 36 seconds>.<consent id>.<category>~<category>.<signature>
 
 It carries no personal data: the consent id is random and only links receipts together.
+
+Its name: ``__Host-consentgate`` over HTTPS (``Secure; Path=/``, no ``Domain``: this host only),
+``consentgate`` over plain HTTP. With ``[consent_cookie] domain = "school.example"`` in the policy a
+choice made on one subdomain holds on all of them: the cookie is then
+``__Secure-consentgate; Domain=school.example; Secure`` (the ``__Host-`` prefix forbids a Domain),
+or ``consentgate; Domain=school.example`` over HTTP. Every name is read, the configured one first.
 """
 
 from __future__ import annotations
@@ -25,10 +31,13 @@ from itsdangerous import BadSignature, Signer
 from consentgate.enforce.keys import SecretKeys
 from consentgate.enforce.policy import Policy
 
-__all__ = ["ConsentCookieCodec", "StoredChoice", "new_consent_id"]
+__all__ = ["CONSENT_COOKIE_NAMES", "ConsentCookieCodec", "StoredChoice", "new_consent_id"]
 
 COOKIE_NAME = "consentgate"
 SECURE_COOKIE_NAME = "__Host-consentgate"
+DOMAIN_COOKIE_NAME = "__Secure-consentgate"  # shared with the subdomains of [consent_cookie] domain
+#: every name a consent cookie may have (always allowed, never filtered out)
+CONSENT_COOKIE_NAMES = frozenset({COOKIE_NAME, SECURE_COOKIE_NAME, DOMAIN_COOKIE_NAME})
 MAX_COOKIE_BYTES = 1024  # a real value is under 200 bytes; anything bigger is not ours
 _FORMAT = "c1"
 _CLOCK_SKEW = 300  # seconds a cookie may claim to come from the future (clock differences)
@@ -71,6 +80,14 @@ class ConsentCookieCodec:
 
     def __init__(self, keys: SecretKeys, policy: Policy) -> None:
         self._policy = policy
+        self.domain = policy.consent_cookie_domain
+        secure = DOMAIN_COOKIE_NAME if self.domain else SECURE_COOKIE_NAME
+        other = SECURE_COOKIE_NAME if self.domain else DOMAIN_COOKIE_NAME
+        #: the names a request's consent cookie is looked for under, in order (the one this policy
+        #: writes over HTTPS first; the other prefixed one is a choice from before a change)
+        self.read_order = (secure.encode(), other.encode(), COOKIE_NAME.encode())
+        self._secure_name = secure
+        self._domain_attr = f"; Domain={self.domain}" if self.domain else ""
         self._signer = _CachingSigner(
             list(keys.keys), salt="consentgate.consent-cookie", digest_method=hashlib.sha256
         )
@@ -95,23 +112,45 @@ class ConsentCookieCodec:
         payload = f"{_FORMAT}.{self._policy.revision}.{_base36(when)}.{consent_id}.{names}"
         return self._signer.sign(payload.encode("ascii")).decode("ascii")
 
-    @staticmethod
-    def cookie_name(https: bool) -> str:
-        return SECURE_COOKIE_NAME if https else COOKIE_NAME
+    def cookie_name(self, https: bool) -> str:
+        return self._secure_name if https else COOKIE_NAME
 
     def set_cookie_header(self, value: str, *, https: bool, max_age: int) -> bytes:
         """The ``Set-Cookie`` value that stores a decision (R-CK-1)."""
         expires = formatdate(time.time() + max_age, usegmt=True)
-        attrs = f"Max-Age={max_age}; Expires={expires}; Path=/; HttpOnly; SameSite=Lax"
+        attrs = f"Max-Age={max_age}; Expires={expires}; Path=/{self._domain_attr}; HttpOnly; SameSite=Lax"
         if https:
             attrs += "; Secure"
         return f"{self.cookie_name(https)}={value}; {attrs}".encode("ascii")
 
     def clear_cookie_header(self, *, https: bool) -> bytes:
-        name = self.cookie_name(https)
+        return self._clear(self.cookie_name(https), self._domain_attr, https)
+
+    def clear_cookie_headers(self, *, https: bool) -> list[bytes]:
+        """Deletions of the consent cookie ("forget me"): the one this policy writes and, with a
+        Domain, the host-only one a choice made before it may have left (it would be read next)."""
+        headers = [self.clear_cookie_header(https=https)]
+        headers += self.superseded_cookie_headers(https=https)
+        return headers
+
+    def superseded_cookie_headers(self, *, https: bool) -> list[bytes]:
+        """With a Domain over HTTPS: deletes ``__Host-consentgate``, which a choice made before the
+        policy shared the cookie left on this host (a decision now writes the shared one)."""
+        return [self._clear(SECURE_COOKIE_NAME, "", True)] if self.domain and https else []
+
+    def host_matches(self, host: bytes | None) -> bool:
+        """Whether a browser on ``host`` (a Host header) keeps the cookie: without a Domain always;
+        with one, only on that domain or a subdomain of it."""
+        if not self.domain or host is None:
+            return True
+        name = host.decode("latin-1").lower().rsplit(":", 1)[0] if not host.startswith(b"[") else ""
+        return name == self.domain or name.endswith("." + self.domain)
+
+    @staticmethod
+    def _clear(name: str, domain_attr: str, https: bool) -> bytes:
         secure = "; Secure" if https else ""
         expired = "Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
-        return f"{name}=; {expired}; Path=/; HttpOnly; SameSite=Lax{secure}".encode("ascii")
+        return f"{name}=; {expired}; Path=/{domain_attr}; HttpOnly; SameSite=Lax{secure}".encode("ascii")
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from consentgate.enforce.consent_cookie import COOKIE_NAME, SECURE_COOKIE_NAME
+from consentgate.enforce.consent_cookie import CONSENT_COOKIE_NAMES
 from consentgate.enforce.cookie_headers import deletion_header, set_cookie_name
 from consentgate.enforce.hooks import DiscoverySink
 from consentgate.enforce.memo import Memo
@@ -26,7 +26,7 @@ from consentgate.enforce.policy import Policy
 __all__ = ["CookieFilter", "InboundVerdict", "Outbound", "Undeclared"]
 
 Header = tuple[bytes, bytes]
-_CONSENT_NAMES = frozenset({COOKIE_NAME, SECURE_COOKIE_NAME})
+_CONSENT_NAMES = CONSENT_COOKIE_NAMES
 _VALUES = re.compile(rb"=[^;]*")  # a Cookie header's values; what is left is its name shape
 _WSP = b" \t"
 _VARY_TOKENS = (b"Cookie", b"Sec-GPC")

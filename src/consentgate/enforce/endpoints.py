@@ -37,6 +37,10 @@ logger = logging.getLogger("consentgate")
 
 MAX_BODY_BYTES = 8 * 1024
 HOOK_FAILED = "consentgate: the decision hook failed; the decision was not acknowledged"
+FOREIGN_HOST = (
+    "consentgate: a decision came in for host %r, outside the policy's [consent_cookie] domain %r: "
+    "browsers refuse the consent cookie there, so visitors on that host are asked again every time"
+)
 _TOKEN = re.compile(r"[a-z][a-z0-9_:.\-]{0,39}")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
 _NO_STORE = {"cache-control": "no-store"}
@@ -152,6 +156,7 @@ class ConsentEndpoints:
         self.pages = dict(pages or {})
         #: the request paths these endpoints answer (the middleware checks ``path in paths``)
         self.paths = frozenset((prefix, "/.well-known/gpc.json", *self.pages))
+        self._foreign_host_logged = False
 
     async def handle(
         self,
@@ -336,6 +341,12 @@ class ConsentEndpoints:
         response.raw_headers.append(
             (b"set-cookie", self.codec.set_cookie_header(value, https=https, max_age=max_age))
         )
+        # A shared (Domain) cookie replaces a host-only one from before the policy shared it.
+        superseded = self.codec.superseded_cookie_headers(https=https)
+        response.raw_headers.extend((b"set-cookie", value) for value in superseded)
+        if not self._foreign_host_logged and not self.codec.host_matches(header(scope, b"host")):
+            self._foreign_host_logged = True
+            logger.warning(FOREIGN_HOST, (header(scope, b"host") or b"").decode("latin-1"), self.codec.domain)
         # The answer to a withdrawal already deletes what is no longer allowed (R-CON-6).
         response.raw_headers.extend(withdrawals(outcome.granted))
         return response

@@ -73,6 +73,9 @@ class Policy:
     embeds: EmbedRules = field(default_factory=EmbedRules)
     #: a folder of the site's language packs (relative paths: from the policy file's folder)
     locales: Path | None = None
+    consent_cookie_domain: str | None = None
+    """``[consent_cookie] domain``: the consent cookie is set for this domain and its subdomains
+    (``__Secure-consentgate; Domain=...``) instead of for the one host (``__Host-consentgate``)."""
     source: str = "<policy>"
     fingerprint: str = ""
     _classifier: CookieClassifier = field(init=False, repr=False, compare=False)
@@ -204,6 +207,15 @@ class Policy:
         lines.append(f"  embeds: \"Load this once\" {once}; services described: {described}")
         folder = f"; language packs from {self.locales}" if self.locales is not None else ""
         lines.append(f"  default language: {self.default_language}{folder}")
+        if self.consent_cookie_domain:
+            lines.append(
+                f"  consent cookie: __Secure-consentgate; Domain={self.consent_cookie_domain} over HTTPS "
+                f"(consentgate over HTTP): one choice for {self.consent_cookie_domain} and its subdomains"
+            )
+        else:
+            lines.append(
+                "  consent cookie: __Host-consentgate over HTTPS (consentgate over HTTP), this host only"
+            )
         return "\n".join(lines)
 
 
