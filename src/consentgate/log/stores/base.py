@@ -92,6 +92,7 @@ class Store(abc.ABC):
         *,
         durable: bool = True,
         background: bool = False,
+        kept: bool = False,
     ) -> list[int]:
         """Run ``(sql, rows)`` pairs (each SQL once per row, once if ``rows`` is ``[()]``) in one
         transaction; return the rows each changed. Raises :class:`StoreUnavailable` on outage,
@@ -99,7 +100,9 @@ class Store(abc.ABC):
         ``durable=False`` (visit batches) lets the commit skip waiting for the disk: the data
         survives a crash of the app, only a power cut may lose the last batch.
         ``background=True``: no request waits for it (visits, purges); it need not be bounded
-        and should not hold up the writes a request waits for."""
+        and should not hold up the writes a request waits for.
+        ``kept=True``: may run on a connection the store keeps open between calls (for what
+        nothing depends on being durable: the rate limit's buckets)."""
 
     @abc.abstractmethod
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -156,7 +159,7 @@ class Store(abc.ABC):
         if takes and moment - self._tokens_purged_at >= _TOKENS_PURGE_INTERVAL:
             self._tokens_purged_at = moment
             statements.append(("DELETE FROM consentgate_rate_limits WHERE tat < ?", [(takes[0][1],)]))
-        counts = self._write(statements, durable=False)
+        counts = self._write(statements, durable=False, kept=True)
         return [count > 0 for count in counts[: len(takes)]]
 
     def add_counts(self, counts: Mapping[str, int], day: str) -> None:

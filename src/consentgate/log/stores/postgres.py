@@ -178,6 +178,7 @@ class PostgresStore(Store):
         *,
         durable: bool = True,
         background: bool = False,
+        kept: bool = False,  # every connection here is kept
     ) -> list[int]:
         psycopg = self.psycopg
         purpose: Purpose = "background" if background else "writes"
