@@ -11,19 +11,25 @@ two phases of wrk load on 127.0.0.1, each bounded in time:
 
 Reported per configuration and phase, median of the rounds with the spread (min-max): requests per
 second, POST p50 / p99 / max latency, page p99, and from the workers' own counters the receipts that
-went to the spool, with the log lines saying the store was unavailable. Every acknowledged decision
-is checked against the store afterwards (the receipts stored must be at least the 200 answers; an
-answer cut off by the end of a phase may still have been stored).
+went to the spool, with the log lines saying the store was unavailable. Last, one browser posts 200
+decisions in a row (new connection each, so they spread over the workers): how many the decision rate
+limit let through (its burst is 20). ``--rate-limit`` picks where the limit's buckets live: shared (the
+default: in the store), local (each process its own) or off; several, comma-separated, are interleaved
+like the configurations. Every acknowledged decision is checked against the store afterwards (the
+receipts stored must be at least the 200 answers; an answer cut off by the end of a phase may still
+have been stored).
 
 Targets (2-core machine): 4 workers at 64 concurrent, POST p99 <= 300 ms and no receipt spooled, on
 SQLite and on PostgreSQL.
 
-    .venv/bin/python benchmarks/scale.py [--rounds 3] [--duration 10] [--workers 1,4] [--stores sqlite,postgres] [--json]
+    .venv/bin/python benchmarks/scale.py [--rounds 3] [--duration 10] [--workers 1,4] [--stores sqlite,postgres]
+                                         [--rate-limit shared,local,off] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import shutil
@@ -109,9 +115,9 @@ def load(url: str, phases: list[tuple[Path, int, str]], seconds: int) -> dict[st
 
 
 class Config:
-    def __init__(self, store: str, workers: int, pg: PostgresServer | None) -> None:
-        self.store, self.workers, self.pg = store, workers, pg
-        self.name = f"{store}, {workers} worker{'s' if workers > 1 else ''}"
+    def __init__(self, store: str, workers: int, pg: PostgresServer | None, rate: str, named: bool) -> None:
+        self.store, self.workers, self.pg, self.rate = store, workers, pg, rate
+        self.name = f"{store}, {workers} worker{'s' if workers > 1 else ''}" + (f", {rate}" if named else "")
 
     def fresh_store(self, directory: Path, round_no: int) -> str:
         if self.store == "sqlite":
@@ -119,22 +125,36 @@ class Config:
         assert self.pg is not None
         import psycopg
 
-        name = f"scale_{self.workers}_{round_no}"
+        name = f"scale_{self.workers}_{self.rate}_{round_no}"
         with psycopg.connect(self.pg.url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.pg.url_for(name)
 
 
+def one_browser(port: int, count: int = 200) -> int:
+    """``count`` decisions from one browser (one consent cookie), each on a new connection; how many
+    were accepted."""
+    cookie = cookies(1)[0]
+    accepted = 0
+    for n in range(count):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("POST", "/_consent", body=BODIES[n % 3], headers={
+            "Content-Type": "application/json", "Origin": f"http://127.0.0.1:{port}", "Cookie": cookie})
+        accepted += conn.getresponse().status == 200
+        conn.close()
+    return accepted
+
+
 def run_config(config: Config, round_no: int, seconds: int, base: Path) -> dict[str, Any]:
-    directory = base / f"{config.store}-{config.workers}-{round_no}"
+    directory = base / f"{config.store}-{config.workers}-{config.rate}-{round_no}"
     (directory / "counters").mkdir(parents=True)
     target = config.fresh_store(directory, round_no)
     port = free_port()
     post, get = write_scripts(directory, port)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CONSENTGATE_SCALE_STORE": target,
            "CONSENTGATE_SCALE_SPOOL": str(directory / "receipts.spool"),
-           "CONSENTGATE_SCALE_COUNTERS": str(directory / "counters")}
+           "CONSENTGATE_SCALE_COUNTERS": str(directory / "counters"), "CONSENTGATE_SCALE_RATE_LIMIT": config.rate}
     cmd = [sys.executable, "-m", "uvicorn", "benchmarks.scale_app:create", "--factory", "--host", "127.0.0.1",
            "--port", str(port), "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools",
            "--workers", str(config.workers)]
@@ -147,6 +167,7 @@ def run_config(config: Config, round_no: int, seconds: int, base: Path) -> dict[
         load(url, [(post, 4, "post"), (get, 4, "get")], 2)  # warm-up: every worker's caches
         result = {"decisions": load(url, [(post, 64, "post")], seconds)}
         result["mixed"] = load(url, [(post, 16, "post"), (get, 48, "get")], seconds)
+        result["one_browser_accepted"] = one_browser(port)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
@@ -157,7 +178,8 @@ def run_config(config: Config, round_no: int, seconds: int, base: Path) -> dict[
     text = output.read_text(errors="replace")
     with open_store(target) as store:
         stored, visits = store.counts()
-    acked = sum(p["post"]["requests"] - p["post"]["non2xx"] for p in result.values())
+    acked = sum(result[p]["post"]["requests"] - result[p]["post"]["non2xx"] for p in ("decisions", "mixed"))
+    acked += result["one_browser_accepted"]
     result.update(
         counters=counters, stored=stored, visits=visits, acked=acked,
         unavailable_lines=text.count("store is unavailable"), back_lines=text.count("store is back"),
@@ -178,6 +200,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per phase")
     parser.add_argument("--workers", default="1,4")
     parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--rate-limit", default="shared", help="shared, local, off (comma-separated: each)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -190,7 +213,9 @@ def main() -> int:
     try:
         if pg is not None:
             pg.start()
-        configs = [Config(s, int(w), pg) for s in stores for w in args.workers.split(",")]
+        rates = args.rate_limit.split(",")
+        configs = [Config(s, int(w), pg, r, len(rates) > 1) for s in stores for w in args.workers.split(",")
+                   for r in rates]
         for round_no in range(args.rounds):
             for config in configs if round_no % 2 == 0 else configs[::-1]:
                 started = time.monotonic()
@@ -198,6 +223,7 @@ def main() -> int:
                 results.setdefault(config.name, []).append(result)
                 print(f"round {round_no + 1} {config.name}: decisions {result['decisions']['post']}, "
                       f"spooled {result['counters'].get('receipts_spooled')}, "
+                      f"one browser: {result['one_browser_accepted']} of 200 accepted, "
                       f"{time.monotonic() - started:.0f}s", file=sys.stderr)
     finally:
         if pg is not None:
@@ -206,18 +232,22 @@ def main() -> int:
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print(f"{'configuration':<22}{'phase':<11}{'req/s':>17}{'POST p50 ms':>16}{'POST p99 ms':>17}"
+    width = max(len(name) for name in results) + 2
+    print(f"{'configuration':<{width}}{'phase':<11}{'req/s':>17}{'POST p50 ms':>16}{'POST p99 ms':>17}"
           f"{'POST max ms':>17}{'page p99 ms':>15}{'spooled':>10}")
     for name, runs in results.items():
         for phase in ("decisions", "mixed"):
             rps = [sum(p["requests"] / p["seconds"] for p in r[phase].values()) for r in runs]
             page = spread([r[phase]["get"]["p99_ms"] for r in runs]) if "get" in runs[0][phase] else "-"
             spooled = "/".join(str(r["counters"].get("receipts_spooled", "?")) for r in runs)
-            print(f"{name:<22}{phase:<11}{spread(rps):>17}"
+            print(f"{name:<{width}}{phase:<11}{spread(rps):>17}"
                   f"{spread([r[phase]['post']['p50_ms'] for r in runs]):>16}"
                   f"{spread([r[phase]['post']['p99_ms'] for r in runs]):>17}"
                   f"{spread([r[phase]['post']['max_ms'] for r in runs]):>17}{page:>15}"
                   f"{spooled if phase == 'decisions' else '':>10}")
+    for name, runs in results.items():
+        accepted = "/".join(str(r["one_browser_accepted"]) for r in runs)
+        print(f"{name}: one browser, 200 decisions in a row: {accepted} accepted (burst 20)")
     for name, runs in results.items():
         for run in runs:
             if run["errors"] or run["unavailable_lines"]:

@@ -1,6 +1,9 @@
 """The app `benchmarks/scale.py` serves with one or several uvicorn workers: the load benchmark's school
 page behind ConsentMiddleware with a privacy log on the store named by ``CONSENTGATE_SCALE_STORE``.
 
+``CONSENTGATE_SCALE_RATE_LIMIT``: ``shared`` (default: the buckets in the store, one limit for the
+site), ``local`` (each process its own) or ``off``.
+
 At shutdown each worker writes its privacy log's counters (receipts stored and spooled, visits written
 and dropped) to ``$CONSENTGATE_SCALE_COUNTERS/<pid>.json``, so the benchmark can add them up.
 
@@ -20,7 +23,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from benchmarks.load_app import POLICY, SECRET, progress
-from consentgate import ConsentMiddleware
+from consentgate import ConsentMiddleware, DecisionRateLimit
 from consentgate.log.privacy_log import PrivacyLog
 
 
@@ -35,4 +38,6 @@ def create() -> ASGIApp:
         (counters_dir / f"{os.getpid()}.json").write_text(json.dumps(log.counters()))
 
     app = Starlette(routes=[Route("/", progress)], lifespan=lifespan)
-    return ConsentMiddleware(app, policy=POLICY, secret_key=SECRET, privacy_log=log)
+    rate = os.environ.get("CONSENTGATE_SCALE_RATE_LIMIT", "shared")
+    limit = None if rate == "off" else DecisionRateLimit(shared=rate == "shared")
+    return ConsentMiddleware(app, policy=POLICY, secret_key=SECRET, privacy_log=log, decision_rate_limit=limit)

@@ -1,10 +1,11 @@
 """The shared store: PostgreSQL through psycopg 3 (``pip install 'consentgate[postgres]'``).
 
 Several app instances may write to one database; migrations take an advisory lock so that only
-one of them upgrades the schema while the others wait for it. Each process keeps up to three
+one of them upgrades the schema while the others wait for it. Each process keeps up to four
 connections, each used under its own lock and opened on first use:
 
-* ``writes``: what a request waits for (receipts, forget, the shared decision rate limit). Every
+* ``writes``: what a request waits for (receipts, forget), and ``buckets``, the same for the shared
+  decision rate limit (so a batch of takes never waits behind a batch of receipts). Every
   transaction waits at most ``write_timeout`` for a lock (``lock_timeout``; 2 s by default, as
   SQLite's busy timeout) and runs at most twice that (``statement_timeout``), so a table locked by
   a migration or a database that has slowed down sends receipts to the spool instead of holding
@@ -40,7 +41,7 @@ _MIGRATION_LOCK = 0x636F6E73656E74  # advisory lock key: "consent"
 _PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
 _BOUND = "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)"
 
-Purpose = Literal["writes", "background", "reads"]
+Purpose = Literal["writes", "buckets", "background", "reads"]
 
 
 def _psycopg() -> Any:
@@ -77,6 +78,7 @@ class PostgresStore(Store):
         self._conns: dict[Purpose, psycopg.Connection[Any]] = {}
         self._locks: dict[Purpose, threading.Lock] = {
             "writes": threading.Lock(),
+            "buckets": threading.Lock(),
             "background": threading.Lock(),
             "reads": threading.Lock(),
         }
@@ -178,10 +180,10 @@ class PostgresStore(Store):
         *,
         durable: bool = True,
         background: bool = False,
-        kept: bool = False,  # every connection here is kept
+        kept: bool = False,
     ) -> list[int]:
         psycopg = self.psycopg
-        purpose: Purpose = "background" if background else "writes"
+        purpose: Purpose = "background" if background else "buckets" if kept else "writes"
         with self._locks[purpose]:
             conn = self._connection(purpose)
             try:
