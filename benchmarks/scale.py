@@ -15,7 +15,9 @@ went to the spool, with the log lines saying the store was unavailable. Last, on
 decisions in a row (new connection each, so they spread over the workers): how many the decision rate
 limit let through (its burst is 20). ``--rate-limit`` picks where the limit's buckets live: shared (the
 default: in the store), local (each process its own) or off; several, comma-separated, are interleaved
-like the configurations. Every acknowledged decision is checked against the store afterwards (the
+like the configurations. ``--baseline DIR`` adds, interleaved, each configuration served by the
+consentgate package under ``DIR/src`` (e.g. ``git archive main src static templates | tar -x -C DIR``), for a before /
+after in one run. Every acknowledged decision is checked against the store afterwards (the
 receipts stored must be at least the 200 answers; an answer cut off by the end of a phase may still
 have been stored).
 
@@ -23,7 +25,7 @@ Targets (2-core machine): 4 workers at 64 concurrent, POST p99 <= 300 ms and no 
 SQLite and on PostgreSQL.
 
     .venv/bin/python benchmarks/scale.py [--rounds 3] [--duration 10] [--workers 1,4] [--stores sqlite,postgres]
-                                         [--rate-limit shared,local,off] [--json]
+                                         [--rate-limit shared,local,off] [--baseline DIR] [--json]
 """
 
 from __future__ import annotations
@@ -115,9 +117,13 @@ def load(url: str, phases: list[tuple[Path, int, str]], seconds: int) -> dict[st
 
 
 class Config:
-    def __init__(self, store: str, workers: int, pg: PostgresServer | None, rate: str, named: bool) -> None:
-        self.store, self.workers, self.pg, self.rate = store, workers, pg, rate
+    def __init__(
+        self, store: str, workers: int, pg: PostgresServer | None, rate: str, named: bool, src: str | None = None
+    ) -> None:
+        self.store, self.workers, self.pg, self.rate, self.src = store, workers, pg, rate, src
         self.name = f"{store}, {workers} worker{'s' if workers > 1 else ''}" + (f", {rate}" if named else "")
+        if src:
+            self.name += ", baseline"
 
     def fresh_store(self, directory: Path, round_no: int) -> str:
         if self.store == "sqlite":
@@ -125,7 +131,7 @@ class Config:
         assert self.pg is not None
         import psycopg
 
-        name = f"scale_{self.workers}_{self.rate}_{round_no}"
+        name = f"scale_{self.workers}_{self.rate}_{round_no}_{'b' if self.src else 'n'}"
         with psycopg.connect(self.pg.url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
             conn.execute(f'CREATE DATABASE "{name}"')
@@ -147,12 +153,13 @@ def one_browser(port: int, count: int = 200) -> int:
 
 
 def run_config(config: Config, round_no: int, seconds: int, base: Path) -> dict[str, Any]:
-    directory = base / f"{config.store}-{config.workers}-{config.rate}-{round_no}"
+    directory = base / f"{config.store}-{config.workers}-{config.rate}-{round_no}{'-baseline' if config.src else ''}"
     (directory / "counters").mkdir(parents=True)
     target = config.fresh_store(directory, round_no)
     port = free_port()
     post, get = write_scripts(directory, port)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "CONSENTGATE_SCALE_STORE": target,
+    python_path = str(ROOT) if config.src is None else os.pathsep.join([str(ROOT), config.src])
+    env = {**os.environ, "PYTHONPATH": python_path, "CONSENTGATE_SCALE_STORE": target,
            "CONSENTGATE_SCALE_SPOOL": str(directory / "receipts.spool"),
            "CONSENTGATE_SCALE_COUNTERS": str(directory / "counters"), "CONSENTGATE_SCALE_RATE_LIMIT": config.rate}
     cmd = [sys.executable, "-m", "uvicorn", "benchmarks.scale_app:create", "--factory", "--host", "127.0.0.1",
@@ -201,6 +208,7 @@ def main() -> int:
     parser.add_argument("--workers", default="1,4")
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--rate-limit", default="shared", help="shared, local, off (comma-separated: each)")
+    parser.add_argument("--baseline", metavar="DIR", help="also serve each configuration from DIR/src")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -214,8 +222,9 @@ def main() -> int:
         if pg is not None:
             pg.start()
         rates = args.rate_limit.split(",")
-        configs = [Config(s, int(w), pg, r, len(rates) > 1) for s in stores for w in args.workers.split(",")
-                   for r in rates]
+        sources = [None, str(Path(args.baseline, "src").resolve())] if args.baseline else [None]
+        configs = [Config(s, int(w), pg, r, len(rates) > 1, src) for s in stores for w in args.workers.split(",")
+                   for r in rates for src in sources]
         for round_no in range(args.rounds):
             for config in configs if round_no % 2 == 0 else configs[::-1]:
                 started = time.monotonic()

@@ -39,5 +39,10 @@ def create() -> ASGIApp:
 
     app = Starlette(routes=[Route("/", progress)], lifespan=lifespan)
     rate = os.environ.get("CONSENTGATE_SCALE_RATE_LIMIT", "shared")
-    limit = None if rate == "off" else DecisionRateLimit(shared=rate == "shared")
+    limit = None
+    if rate == "shared":
+        limit = DecisionRateLimit(shared=True)
+    elif rate == "local":  # (a consentgate from before shared buckets, served by --baseline, has only these)
+        shared = "shared" in getattr(DecisionRateLimit, "__dataclass_fields__", {})
+        limit = DecisionRateLimit(shared=False) if shared else DecisionRateLimit()
     return ConsentMiddleware(app, policy=POLICY, secret_key=SECRET, privacy_log=log, decision_rate_limit=limit)
