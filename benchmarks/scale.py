@@ -243,7 +243,7 @@ def main() -> int:
         return 0
     width = max(len(name) for name in results) + 2
     print(f"{'configuration':<{width}}{'phase':<11}{'req/s':>17}{'POST p50 ms':>16}{'POST p99 ms':>17}"
-          f"{'POST max ms':>17}{'page p99 ms':>15}{'spooled':>10}")
+          f"{'POST max ms':>17}{'page p99 ms':>15}{'spooled':>17}")
     for name, runs in results.items():
         for phase in ("decisions", "mixed"):
             rps = [sum(p["requests"] / p["seconds"] for p in r[phase].values()) for r in runs]
@@ -253,7 +253,7 @@ def main() -> int:
                   f"{spread([r[phase]['post']['p50_ms'] for r in runs]):>16}"
                   f"{spread([r[phase]['post']['p99_ms'] for r in runs]):>17}"
                   f"{spread([r[phase]['post']['max_ms'] for r in runs]):>17}{page:>15}"
-                  f"{spooled if phase == 'decisions' else '':>10}")
+                  f"{spooled if phase == 'decisions' else '':>17}")
     for name, runs in results.items():
         accepted = "/".join(str(r["one_browser_accepted"]) for r in runs)
         print(f"{name}: one browser, 200 decisions in a row: {accepted} accepted (burst 20)")
