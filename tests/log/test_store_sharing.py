@@ -86,22 +86,22 @@ def test_counts_add_up_per_day_all_processes_together(store_target: str) -> None
     second.close()
 
 
-def test_a_version_2_log_is_upgraded_with_its_records_kept(
+def test_a_version_3_log_is_upgraded_with_its_records_kept(
     store_target: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import consentgate.log.stores.postgres as pg_module
     import consentgate.log.stores.sqlite as sqlite_module
 
     for module in (sqlite_module, pg_module):
-        monkeypatch.setattr(module, "MIGRATIONS", MIGRATIONS[:2])
-        monkeypatch.setattr(module, "SCHEMA_VERSION", 2)
+        monkeypatch.setattr(module, "MIGRATIONS", MIGRATIONS[:3])
+        monkeypatch.setattr(module, "SCHEMA_VERSION", 3)
     old = open_store(store_target)
     old.add_receipts([make_receipt("kept")])
     old.add_visits([make_visit("kept")])
     old.close()
     monkeypatch.undo()
     upgraded = open_store(store_target)
-    assert upgraded.migrate() == 2
+    assert upgraded.migrate() == 3
     assert upgraded.counts() == (1, 1)
     assert _take(upgraded, "a", 100.0)
     upgraded.add_counts({"visits_lost": 1}, "2025-06-15")

@@ -25,6 +25,7 @@ from consentgate.enforce.rules import (
     Retention,
     TenantRules,
     VisitRules,
+    consent_cookie_domain,
 )
 
 __all__ = ["PolicyReader"]
@@ -39,8 +40,6 @@ _HOST = re.compile(r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z
 _CATEGORY_KEYS = ("cookies", "hosts", "services", "label", "description", "storage")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PATH = re.compile(r"/[!$&'()*+,\-./0-9:=@A-Z_a-z~]*")
-# A registrable name with at least two labels: the consent cookie's Domain (not an address).
-_DOMAIN = re.compile(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
 class PolicyReader:
@@ -272,7 +271,7 @@ class PolicyReader:
         retention = self._retention(data.get("retention", {}))
         crawlers = self._crawlers(data.get("crawlers", {}))
         embeds = self._embeds(data.get("embeds", {}), ordered)
-        cookie_domain = self._consent_cookie(data.get("consent_cookie", {}))
+        cookie_domain = consent_cookie_domain(data.get("consent_cookie", {}), self.fail)
         return dict(
             revision=revision,
             categories=tuple(ordered.values()),
@@ -335,23 +334,6 @@ class PolicyReader:
             ipv6_prefix=self.integer(table, "ipv6_prefix", "visits.", 48, 0, 48),
             students=students,
         )
-
-    def _consent_cookie(self, table: Any) -> str | None:
-        """``[consent_cookie] domain``: share the choice with every subdomain of that domain."""
-        if not isinstance(table, dict):
-            raise self.fail("consent_cookie", f"expected a table, got {table!r}")
-        self.check_keys(table, ("domain",), "consent_cookie.")
-        domain = table.get("domain")
-        if domain is None:
-            return None
-        name = domain.lower().removeprefix(".") if isinstance(domain, str) else ""
-        if len(name) > 253 or not _DOMAIN.fullmatch(name):
-            raise self.fail(
-                "consent_cookie.domain",
-                f"{domain!r} is not a domain name such as 'school.example' (two labels or more, no "
-                "address, no port): the consent cookie is shared by it and all of its subdomains",
-            )
-        return name
 
     def _retention(self, table: Any) -> Retention:
         if not isinstance(table, dict):

@@ -5,7 +5,7 @@ visit and retention rules, and the lookup from a cookie name to its category. Fr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
@@ -27,8 +27,11 @@ __all__ = [
     "StorageClassifier",
     "TenantRules",
     "VisitRules",
+    "consent_cookie_domain",
 ]
 
+# A registrable name with at least two labels: the consent cookie's Domain (not an address).
+_COOKIE_DOMAIN = re.compile(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
 ESSENTIAL = "essential"
 MARKETING = "marketing"
 MAX_CONSENT_DAYS = 395  # 13 months (R-CON-7)
@@ -234,3 +237,25 @@ class StorageClassifier:
             if regex.fullmatch(name):
                 return category
         return None
+
+
+def consent_cookie_domain(table: object, fail: Callable[[str, str], PolicyError]) -> str | None:
+    """The policy's ``[consent_cookie]`` table: its ``domain`` shares the visitor's choice with that
+    domain and all of its subdomains (returned as the cookie's Domain: lowercase, no leading dot).
+    ``fail(key, message)`` makes the error (the policy reader's, naming the file)."""
+    if not isinstance(table, dict):
+        raise fail("consent_cookie", f"expected a table, got {table!r}")
+    for key in table:
+        if key != "domain":
+            raise fail(f"consent_cookie.{key}", f"unknown key {key!r} (known keys: domain)")
+    domain = table.get("domain")
+    if domain is None:
+        return None
+    name = domain.lower().removeprefix(".") if isinstance(domain, str) else ""
+    if len(name) > 253 or not _COOKIE_DOMAIN.fullmatch(name):
+        raise fail(
+            "consent_cookie.domain",
+            f"{domain!r} is not a domain name such as 'school.example' (two labels or more, no "
+            "address, no port): the consent cookie is shared by it and all of its subdomains",
+        )
+    return name

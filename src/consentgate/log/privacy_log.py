@@ -8,10 +8,9 @@ Plug it into the middleware::
 It then
 
 * stores a :class:`~consentgate.log.receipts.Receipt` for every decision before ``POST /_consent``
-  answers — committed (decisions arriving together share one transaction: see
-  :mod:`~consentgate.log.group_commit`), or, when the store cannot be written, appended to a local
-  spool file and fsync'd (the cookie is set either way); the spool is replayed when the store is
-  back;
+  answers — committed, or, when the store cannot be written, appended to a local spool file and
+  fsync'd (the cookie is set either way); the spool is replayed when the store is back (see
+  :mod:`~consentgate.log.receipt_writer`);
 * records a minimised visit for each counted request (by default successful HTML GETs) *only*
   when the request's consent allows the policy's visit category (default ``analytics``), and for
   students only when the policy (``[visits] students``) and the school allow it (R-MIN-1). The
@@ -25,10 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +41,16 @@ from consentgate.log.client_ip import TrustedProxies
 from consentgate.log.cookie_discovery import CookieDiscovery
 from consentgate.log.data_rights import DataRights
 from consentgate.log.geo import CountryLookup
-from consentgate.log.group_commit import GroupCommit
 from consentgate.log.minimise import Minimiser
+from consentgate.log.receipt_writer import ReceiptWriter
 from consentgate.log.receipts import Receipt
 from consentgate.log.shared_limit import StoreRateLimit
 from consentgate.log.spool import Spool
-from consentgate.log.stores.base import Store, StoreError, StoreUnavailable
+from consentgate.log.stores.base import Store, StoreUnavailable
 from consentgate.log.stores.factory import open_store
 from consentgate.log.stores.results import Deleted
 from consentgate.log.stores.sqlite import SQLiteStore
+from consentgate.log.visit_losses import VisitLosses
 from consentgate.log.visits import VisitLog, identity_of, queued_visit
 
 __all__ = ["CountPredicate", "PrivacyLog", "default_spool_path"]
@@ -62,18 +60,6 @@ logger = logging.getLogger("consentgate")
 CountPredicate = Callable[[Scope, int, Sequence[tuple[bytes, bytes]]], bool]
 """``(scope, status, response headers) -> bool``: does this request count as a visit?"""
 
-STORE_DOWN = (
-    "consentgate: the privacy log store is unavailable (%s); receipts are spooled to %s "
-    "and copied into the store when it is back"
-)
-STORE_BACK = "consentgate: the privacy log store is back; receipts are committed again"
-REPLAYED = "consentgate: %d spooled receipt(s) copied into the store"
-REPLAY_FAILED = "consentgate: spooled receipts could not be copied into the store yet (%s)"
-NO_ANSWER = "%s: no answer within %g s"
-# How long a decision waits for its batch before spooling the receipt itself. The stores bound
-# each attempt (SQLite's busy timeout, PostgreSQL's lock and statement timeouts, 2 s by default),
-# so this only catches I/O that hangs below them (a network that drops packets silently).
-COMMIT_WAIT = 10.0
 VISIT_HOOK_FAILED = "consentgate: a visit could not be queued (ignored)"
 _now = time.time
 
@@ -173,6 +159,8 @@ class PrivacyLog:
             flush_interval=flush_interval,
             purge_interval=purge_interval,
         )
+        self.losses = VisitLosses(self.visits, self.store, self.spool)  # counted for the dashboard
+        self.visits.side_jobs.append(self.losses.run)
         self.discovery = CookieDiscovery(self.store) if discover_cookies else None
         if self.discovery is not None:
             self.visits.side_jobs.append(self.discovery.run)
@@ -188,15 +176,10 @@ class PrivacyLog:
         self._queue_size = queue_size
         self._proxies = bool(trusted)  # proxy headers only matter behind a trusted proxy
         self.rights = DataRights(policy, self.store, self.forget)
-        self._down_until = 0.0
-        self._down_logged = False
-        self._receipts: GroupCommit[Receipt, None] = GroupCommit(self._commit, name="consentgate-receipts")
-        self._replay_lock = threading.Lock()
+        self.receipts = ReceiptWriter(self.store, self.spool, retry_interval)
         self._shared_limit: StoreRateLimit | None = None
         self._replay_task: asyncio.Task[None] | None = None
         self._started = False
-        self.receipts_stored = 0
-        self.receipts_spooled = 0
         self.visit_errors = 0
 
     def __repr__(self) -> str:
@@ -208,82 +191,21 @@ class PrivacyLog:
         """Make the receipt durable before the consent endpoint answers: committed to the
         store, or fsync'd to the spool when the store cannot take it. Raises only when both
         fail (the endpoint then answers 503 and sets no cookie)."""
-        receipt = Receipt.from_decision(decision, self.policy)
-        if self._down():
-            await asyncio.to_thread(self._spool, [receipt])  # no waiting on a store that is down
-        else:
-            batch = asyncio.wrap_future(self._receipts.submit(receipt))
-            try:
-                await asyncio.wait_for(asyncio.shield(batch), COMMIT_WAIT)
-            except TimeoutError:
-                # Spooled here; should the batch still commit it, the replay stores nothing twice.
-                self._note_down(StoreUnavailable(NO_ANSWER % (self.store.description, COMMIT_WAIT)))
-                await asyncio.to_thread(self._spool, [receipt])
-        if not self._started and self.spool.has_pending() and not self._down():
+        await self.receipts.write(Receipt.from_decision(decision, self.policy))
+        if not self._started and self.spool.has_pending() and not self.receipts.down():
             await asyncio.to_thread(self.replay_spool)  # no lifespan: replay as decisions come
-
-    def _commit(self, receipts: list[Receipt]) -> list[None]:
-        """One batch of receipts (the group commit thread): one transaction, or the spool."""
-        if not self._down():
-            try:
-                self.store.add_receipts(receipts)
-            except StoreError as exc:
-                self._note_down(exc)
-            else:
-                self.receipts_stored += len(receipts)
-                self._note_up()
-                return [None] * len(receipts)
-        self._spool(receipts)
-        return [None] * len(receipts)
-
-    def _spool(self, receipts: list[Receipt]) -> None:
-        self.spool.append(receipts)
-        self.receipts_spooled += len(receipts)
-
-    def _down(self) -> bool:
-        return time.monotonic() < self._down_until
-
-    def _note_down(self, exc: StoreError) -> None:
-        self._down_until = time.monotonic() + self.retry_interval
-        if not self._down_logged:
-            self._down_logged = True
-            if isinstance(exc, StoreUnavailable):
-                logger.warning(STORE_DOWN, exc, self.spool.path)
-            else:
-                logger.error(STORE_DOWN, exc, self.spool.path)
-
-    def _note_up(self) -> None:
-        """The store took a write again. Only a process that said it was down says it is back
-        (workers share a spool: the others copy it quietly)."""
-        self._down_until = 0.0
-        if self._down_logged:
-            self._down_logged = False
-            logger.warning(STORE_BACK)
 
     def replay_spool(self) -> int:
         """Copy spooled receipts into the store (blocking). Returns how many were new."""
-        with self._replay_lock:
-            if not self.spool.has_pending():
-                return 0
-            try:
-                added = self.spool.replay(self.store)
-            except StoreError as exc:
-                self._note_down(exc)
-                logger.debug(REPLAY_FAILED, exc)
-                return 0
-        self._note_up()
-        if added:
-            logger.warning(REPLAYED, added)
-        return added
+        return self.receipts.replay()
 
-    async def _replay_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.retry_interval)
-            if self.spool.has_pending() and not self._down():
-                try:
-                    await asyncio.to_thread(self.replay_spool)
-                except OSError as exc:
-                    logger.error(REPLAY_FAILED, exc)
+    @property
+    def receipts_stored(self) -> int:
+        return self.receipts.stored
+
+    @property
+    def receipts_spooled(self) -> int:
+        return self.receipts.spooled
 
     # -- visits (PrivacyLogHooks.record_visit) ----------------------------------------------
 
@@ -329,7 +251,7 @@ class PrivacyLog:
         """The decision rate limit's buckets in this log's store, shared by every process that
         writes to it (see :mod:`consentgate.log.shared_limit`)."""
         if self._shared_limit is None:
-            self._shared_limit = StoreRateLimit(self.store, lambda: not self._down())
+            self._shared_limit = StoreRateLimit(self.store, lambda: not self.receipts.down())
         return self._shared_limit
 
     # -- lifespan ----------------------------------------------------------------------------
@@ -340,21 +262,17 @@ class PrivacyLog:
         self.visits.start()
         self.visits.start_pump()
         if self._replay_task is None:
-            self._replay_task = asyncio.create_task(self._replay_loop())
+            self._replay_task = asyncio.create_task(self.receipts.replay_loop())
         self._started = True
 
     def _startup(self) -> None:
         try:
             self.store.migrate()
         except StoreUnavailable as exc:
-            self._note_down(exc)  # receipts spool until it is reachable
+            self.receipts.note_down(exc)  # receipts spool until it is reachable
             return
         self.replay_spool()
-        for day, counts in self.spool.take_counts().items():  # kept at a shutdown without store
-            try:
-                self.store.add_counts(counts, day)
-            except StoreError:
-                self.spool.keep_counts(counts, day)
+        self.losses.restore()
 
     async def stop(self) -> None:
         """Write every queued visit and try once more to empty the spool."""
@@ -373,14 +291,12 @@ class PrivacyLog:
         self._started = False
 
     def _shutdown(self) -> None:
-        self._receipts.close()  # what is submitted is committed (or spooled) first
+        self.receipts.close()  # what is submitted is committed (or spooled) first
         self.visits.stop()
         if self._shared_limit is not None:
             self._shared_limit.close()
-        if not self.visits.report_counts():  # the dashboard's dropped / lost counts
-            counts = self.visits.unreported_counts()
-            self.spool.keep_counts(counts, datetime.now(UTC).strftime("%Y-%m-%d"))
-        self._down_until = 0.0
+        self.losses.run(final=True)  # again: what stop() found still queued after the thread ended
+        self.receipts.retry_now()
         self.replay_spool()
         self.store.close()
 
@@ -408,15 +324,15 @@ class PrivacyLog:
 
     def forget_sync(self, *, consent_id: str | None = None, tenant: str | None = None) -> Deleted:
         self.visits.flush()
-        with self._replay_lock:
+        with self.receipts.lock:
             self.spool.remove(consent_id=consent_id, tenant=tenant)
             return self.store.forget(consent_id=consent_id, tenant=tenant)
 
     def counters(self) -> dict[str, Any]:
         """Operational counts (for the dashboard and health checks); nothing per visitor."""
         return {
-            "receipts_stored": self.receipts_stored,
-            "receipts_spooled": self.receipts_spooled,
+            "receipts_stored": self.receipts.stored,
+            "receipts_spooled": self.receipts.spooled,
             "spool_pending": self.spool.has_pending(),
             "visits_queued": self.visits.queued,
             "visits_written": self.visits.written,

@@ -6,11 +6,8 @@ The writer thread takes batches, works out the client address (trusted proxies),
 visit (user agent, country, IP truncation, referrer origin) and writes the batch in one
 transaction. It also purges expired rows per the retention rules, at start and periodically, and
 on :meth:`VisitLog.stop` it writes everything still queued before returning.
-
-Visits are best-effort: what is in memory (at most ``queue_size`` queued visits and the batch
-being written; ``outage_queue_size`` while the store is down) is lost if the process is killed.
-Dropped visits and visits that could not be written at shutdown are counted, and the counts go to
-the store (per day, all processes together) for the dashboard.
+Visits are best-effort: what is in memory is lost if the process is killed (what is counted instead:
+:mod:`consentgate.log.visit_losses`).
 """
 
 from __future__ import annotations
@@ -149,7 +146,6 @@ class VisitLog:
         self.written = 0
         self.failed = 0  # could not be minimised
         self.lost = 0  # could not be written before shutdown
-        self._reported: dict[str, int] = {"visits_dropped": 0, "visits_lost": 0}  # in the store
         self.purged_at: float | None = None
         # Loop mode (see start_pump): batches minimised on the event loop wait here for the thread.
         self._minimised: deque[tuple[list[VisitRecord], int]] = deque()
@@ -404,7 +400,6 @@ class VisitLog:
             logger.warning(STORE_BACK)
             self._down = False
         self.written += len(records)
-        self.report_counts()
         with self._done:
             self._done.notify_all()
         return True
@@ -415,20 +410,3 @@ class VisitLog:
             while len(self.queue) > self.outage_queue_size:
                 self.queue.pop()
                 self.note_dropped()
-
-    def unreported_counts(self) -> dict[str, int]:
-        """Drops and losses counted here and not yet added to the store's counts."""
-        now = {"visits_dropped": self.dropped - self._reported["visits_dropped"],
-               "visits_lost": self.lost - self._reported["visits_lost"]}  # fmt: skip
-        return {name: value for name, value in now.items() if value > 0}
-
-    def report_counts(self) -> bool:
-        """Add the unreported counts to the store's (the dashboard's); False if it refused them."""
-        counts = self.unreported_counts()
-        with contextlib.suppress(StoreError):  # else counted again after the next batch
-            if counts:
-                self.store.add_counts(counts, datetime.now(UTC).strftime("%Y-%m-%d"))
-            for name, value in counts.items():
-                self._reported[name] += value
-            return True
-        return False
