@@ -286,7 +286,7 @@ class ConsentMiddleware:
             assert self.privacy_log is not None  # _rights_prefix is set with the log
             clear = [(b"set-cookie", header) for header in self.codec.clear_cookie_headers(https=https)]
             clear += self._withdrawals(cookie_header, _ESSENTIAL_ONLY, https)
-            return await self.privacy_log.handle(scope, receive, send, consent, clear)
+            return await self.privacy_log.handle(scope, receive, send, consent, clear, https)
         return False
 
     def _crawler(self, scope: Scope) -> bool:

@@ -76,17 +76,43 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-def check_same_origin(scope: Scope) -> None:
-    """Refuse cross-site requests (CSRF): ``Sec-Fetch-Site`` and ``Origin`` must say same origin."""
+def _host_and_port(authority: bytes, default_port: int) -> tuple[bytes, int] | None:
+    """``host[:port]`` (an IPv6 host in brackets) as (lowercased host, port); None if malformed."""
+    host, port = authority, b""
+    colon = authority.rfind(b":")
+    if colon >= 0 and b"]" not in authority[colon:]:
+        host, port = authority[:colon], authority[colon + 1 :]
+    if not host or (port and not (port.isdigit() and len(port) <= 5)):
+        return None
+    return host.lower(), int(port) if port else default_port
+
+
+def check_same_origin(scope: Scope, https: bool | None = None) -> None:
+    """Refuse cross-site requests (CSRF): ``Sec-Fetch-Site`` must say same origin and ``Origin``
+    must name this site's scheme, host and port (a missing port is the scheme's default).
+
+    ``https``: whether the site is served over HTTPS (the middleware's own setting behind a proxy
+    that terminates TLS); by default the request's scheme.
+    """
     fetch_site = header(scope, b"sec-fetch-site")
     if fetch_site is not None and fetch_site not in (b"same-origin", b"none"):
         raise RequestError(403, "cross-site request refused: consent can only be changed by the site itself")
     origin = header(scope, b"origin")
-    if origin is not None:
-        host = header(scope, b"host")
-        origin_host = origin.split(b"://", 1)[-1] if b"://" in origin else None
-        if host is None or origin_host is None or origin_host.lower() != host.lower():
-            raise RequestError(403, "cross-origin request refused: the Origin header names another site")
+    if origin is None:
+        return
+    if https is None:
+        https = scope.get("scheme") in ("https", "wss")
+    scheme, default_port = (b"https", 443) if https else (b"http", 80)
+    origin_scheme, sep, authority = origin.partition(b"://")
+    host = header(scope, b"host")
+    ours = _host_and_port(host, default_port) if host is not None else None
+    if (
+        ours is None
+        or not sep
+        or origin_scheme.lower() != scheme
+        or _host_and_port(authority, default_port) != ours
+    ):
+        raise RequestError(403, "cross-origin request refused: the Origin header names another site")
 
 
 async def read_json_body(scope: Scope, receive: Receive) -> Any:
@@ -195,7 +221,7 @@ class ConsentEndpoints:
         if method in ("GET", "HEAD"):
             return JSONResponse(self.state(consent, scope), headers=_NO_STORE)
         if method == "POST":
-            check_same_origin(scope)
+            check_same_origin(scope, https)
             await self._check_rate(scope, previous)
             body = await read_json_body(scope, receive)
             return await self.decide(scope, body, consent, previous, https, withdrawals)

@@ -107,10 +107,12 @@ class PrivacyLogHooks(Protocol):
         send: Send,
         consent: Consent,
         clear_headers: list[tuple[bytes, bytes]],
+        https: bool | None = None,
     ) -> bool:
         """Serve ``<prefix>/my-data`` and ``<prefix>/forget``; return False for other paths.
 
         ``clear_headers`` are Set-Cookie headers that clear the consent cookie and delete every
-        non-essential cookie the request carries ("forget me" sends them).
+        non-essential cookie the request carries ("forget me" sends them). ``https``: whether the
+        site is served over HTTPS (for the Origin check; by default the request's scheme).
         """
         ...

@@ -84,6 +84,7 @@ class DataRights:
         send: Send,
         consent: Consent,
         clear_headers: list[tuple[bytes, bytes]],
+        https: bool | None = None,
     ) -> bool:
         prefix, _, name = scope["path"].rpartition("/")
         if name not in ("my-data", "forget"):
@@ -92,7 +93,7 @@ class DataRights:
             if name == "my-data":
                 response = await self._my_data(scope, consent, prefix)
             else:
-                response = await self._forget_me(scope, consent, prefix, clear_headers)
+                response = await self._forget_me(scope, consent, prefix, clear_headers, https)
         except RequestError as exc:
             response = self._error(scope, exc.status, exc.message)
         await response(scope, receive, send)
@@ -134,11 +135,16 @@ class DataRights:
         return self._page(scope, consent, prefix, receipts, visits, None)
 
     async def _forget_me(
-        self, scope: Scope, consent: Consent, prefix: str, clear_headers: list[tuple[bytes, bytes]]
+        self,
+        scope: Scope,
+        consent: Consent,
+        prefix: str,
+        clear_headers: list[tuple[bytes, bytes]],
+        https: bool | None,
     ) -> Response:
         if scope["method"] != "POST":
             raise RequestError(405, "use POST")
-        check_same_origin(scope)
+        check_same_origin(scope, https)
         deleted = Deleted()
         if consent.consent_id is not None:
             try:

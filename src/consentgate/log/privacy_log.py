@@ -309,8 +309,9 @@ class PrivacyLog:
         send: Send,
         consent: Consent,
         clear_headers: list[tuple[bytes, bytes]],
+        https: bool | None = None,
     ) -> bool:
-        return await self.rights.handle(scope, receive, send, consent, clear_headers)
+        return await self.rights.handle(scope, receive, send, consent, clear_headers, https)
 
     def use_localizer(self, localizer: Localizer) -> None:
         """Speak to visitors through ``localizer`` (the middleware's: same languages and site packs
