@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.records import make_receipt
@@ -140,3 +141,120 @@ def test_corrupt_line_is_skipped_with_a_warning(tmp_path: Path, caplog: pytest.L
     spool.append([good])
     assert spool.pending() == [good]
     assert "unreadable line 1" in caplog.text
+
+
+# -- fsync: what a kill -9 cannot show (a power cut loses what only the page cache held) ----------
+
+
+class FsyncLog:
+    """Wraps ``os.fsync``: records, in order with the other events, which file each call synced and
+    how many bytes it held then."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.events: list[tuple[str, str, int]] = []
+        real = os.fsync
+
+        def fsync(fd: int) -> None:
+            real(fd)
+            self.events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"), os.fstat(fd).st_size))
+
+        monkeypatch.setattr(os, "fsync", fsync)
+
+    def synced(self, path: Path) -> list[int]:
+        """The sizes ``path`` had at each fsync of it."""
+        return [size for kind, target, size in self.events if kind == "fsync" and target == str(path)]
+
+
+def test_append_fsyncs_the_whole_file_and_the_new_directory_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fsyncs = FsyncLog(monkeypatch)
+    spool = Spool(tmp_path / "receipts.spool")
+    spool.append([make_receipt("a"), make_receipt("b")])
+    size = spool.path.stat().st_size
+    assert fsyncs.synced(spool.path) == [size]  # after every byte was written
+    assert len(fsyncs.synced(tmp_path)) == 1  # the new file's name is durable too
+    spool.append([make_receipt("c")])
+    assert fsyncs.synced(spool.path) == [size, spool.path.stat().st_size]
+    assert len(fsyncs.synced(tmp_path)) == 1  # an existing file needs no directory sync
+
+
+def test_rewrites_fsync_the_new_content_before_it_replaces_the_old(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = Spool(tmp_path / "receipts.spool")
+    keep = make_receipt("keep")
+    spool.append([make_receipt("gone"), keep])
+    fsyncs = FsyncLog(monkeypatch)
+    replaced: list[str] = []
+    real_replace = os.replace
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        replaced.append(str(src))
+        fsyncs.events.append(("replace", str(dst), 0))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    assert spool.remove(consent_id="gone") == 1
+    tmp = replaced[0]
+    kinds = [(kind, target) for kind, target, _ in fsyncs.events]
+    assert kinds == [("fsync", tmp), ("replace", str(spool.path)), ("fsync", str(tmp_path))]
+    assert fsyncs.events[0][2] == spool.path.stat().st_size  # the tmp file was complete when synced
+    assert spool.pending() == [keep]
+    fsyncs.events.clear()
+    spool.remove(consent_id="keep")  # the last receipt goes: the file is removed, the directory synced
+    assert not spool.path.exists()
+    assert fsyncs.events == [("fsync", str(tmp_path), fsyncs.events[0][2])]
+
+
+def test_a_spooled_receipt_is_fsynced_before_the_decision_is_answered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store cannot take the receipt (its file is not a database), so it goes to the spool: the
+    POST's answer starts only after the spool file holding that receipt was fsynced."""
+    import asyncio
+    import json
+
+    from coreapp import SECRET, make_policy
+    from support.asgi import call_asgi
+
+    from consentgate import ConsentMiddleware
+    from consentgate.log.privacy_log import PrivacyLog
+
+    store = tmp_path / "log.sqlite3"
+    store.write_bytes(b"not a database " * 100)
+    spool_path = tmp_path / "receipts.spool"
+    log = PrivacyLog(str(store), make_policy(), spool_path=spool_path)
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        raise AssertionError("the decision endpoint answers by itself")
+
+    middleware = ConsentMiddleware(app, policy=make_policy(), secret_key=SECRET, privacy_log=log)
+    fsyncs = FsyncLog(monkeypatch)
+
+    async def watched(scope: object, receive: object, send: Any) -> None:
+        async def noting_send(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.start":
+                fsyncs.events.append(("answer", str(message["status"]), 0))
+            await send(message)
+
+        await middleware(scope, receive, noting_send)  # type: ignore[arg-type]
+
+    async def post() -> list[dict[str, object]]:
+        headers = [(b"content-type", b"application/json"), (b"host", b"t"), (b"origin", b"http://t")]
+        body = json.dumps({"action": "accept_all"}).encode()
+        _, messages = await call_asgi(watched, headers, method="POST", path="/_consent", body=body)
+        return messages
+
+    messages = asyncio.run(post())
+    consent_id = json.loads(messages[1]["body"])["consent"]["consent_id"]  # type: ignore[arg-type]
+    (receipt,) = Spool(spool_path).pending()
+    assert receipt.consent_id == consent_id
+    answer = fsyncs.events.index(("answer", "200", 0))
+    full = spool_path.stat().st_size
+    synced = [
+        i for i, (kind, target, size) in enumerate(fsyncs.events)
+        if kind == "fsync" and target == str(spool_path) and size == full
+    ]
+    assert synced and synced[0] < answer
+    assert any(e == ("fsync", str(tmp_path), e[2]) for e in fsyncs.events[:answer])  # the new file's entry
