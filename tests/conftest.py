@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from starlette.types import ASGIApp
 from support.fuzzcount import TRIED
 from support.live_server import ThreadServer
@@ -15,6 +16,11 @@ from support.postgres import PostgresServer
 from consentgate.audit.browser import launch_options
 
 pytest_plugins = ["pytester"]
+
+# No property test depends on how long one example takes: on a shared 2-core machine the time varies
+# tenfold, and Hypothesis' default 200 ms deadline would make such a test fail by the clock.
+settings.register_profile("consentgate", deadline=None)
+settings.load_profile("consentgate")
 
 _db_counter = itertools.count(1)
 

@@ -1,6 +1,10 @@
 """Hostile input against the enforcement core (issue 7): whatever bytes arrive in the Cookie, Sec-GPC and
 other headers, in Set-Cookie headers from the app or in consent POST bodies, the middleware never answers
-500, never grants a category the visitor did not grant, and keeps its caches bounded."""
+500, grants exactly what the visitor granted (no more, and no less), and keeps its caches bounded.
+
+Every invariant looks both ways against literal tables written here (which cookie belongs where, which
+Sec-GPC values mean opt-out): nothing disallowed gets through, and nothing allowed is dropped. One
+middleware serves every example, so what it remembers between requests is fuzzed too."""
 
 from __future__ import annotations
 
@@ -26,6 +30,13 @@ CODEC = ConsentCookieCodec(SecretKeys.load(SECRET), POLICY)
 OPTIONAL = ["personalization", "analytics", "marketing"]
 APP_COOKIES = [b"session=s", b"lang=en", b"theme=d", b"_ga=1", b"_ga_X=2", b"_pk_id.1=3", b"_fbp=4", b"IDE=5",
                b"ad_x=6", b"mystery=7", b"=nameless"]
+# The oracle: categories of the cookies above, by hand from coreapp's policy (None: no rule, blocked).
+APP_CATEGORY: dict[bytes, str | None] = {
+    b"session": "essential", b"lang": "personalization", b"theme": "personalization", b"_ga": "analytics",
+    b"_ga_X": "analytics", b"_pk_id.1": "analytics", b"_fbp": "marketing", b"IDE": "marketing",
+    b"ad_x": "marketing", b"mystery": None, b"": None,
+}  # fmt: skip
+GPC_ON = {b"1", b" 1", b"1 "}  # exactly "1", once the header's surrounding whitespace is gone
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -59,16 +70,27 @@ def _passed_names(start: dict[str, Any]) -> list[str]:
     return [set_cookie_name(v) for k, v in start["headers"] if k == b"set-cookie" and b"Max-Age=0" not in v]
 
 
-def _check_invariants(scope: dict[str, Any], start: dict[str, Any], may_grant: set[str]) -> None:
+def _check_invariants(scope: dict[str, Any], start: dict[str, Any], granted: set[str]) -> None:
+    """The request was granted exactly ``granted`` (and essential), and exactly the app's cookies of
+    those categories left, byte-exact and in order (HttpOnly or not: ``_app`` sets them all)."""
     assert start["status"] == 200
-    consent = scope[SCOPE_KEY]
-    assert consent.granted <= may_grant | {"essential"}, (consent.granted, may_grant)
-    for name in _passed_names(start):
-        category = POLICY.category_of_cookie(name)
-        if name == "consentgate":
-            continue
-        assert category is not None, name  # unknown cookies are blocked by this policy
-        assert category in consent.granted, (name, consent.granted)
+    expected = {"essential"} | granted
+    assert scope[SCOPE_KEY].granted == expected, (scope[SCOPE_KEY].granted, expected)
+    passed = [v for k, v in start["headers"] if k == b"set-cookie" and b"Max-Age=0" not in v]
+    want = [c + b"; Path=/" for c in APP_COOKIES if APP_CATEGORY[c.split(b"=", 1)[0]] in expected]
+    assert passed == want, (passed, expected)
+
+
+def _check_seen(scope: dict[str, Any], start: dict[str, Any], sent: list[bytes], expected: set[str]) -> None:
+    """Of the app's cookies the request carried, the app sees exactly the allowed ones, and the known
+    ones not allowed are deleted (R-CON-6); nothing allowed or unknown is deleted."""
+    seen = {piece.strip() for piece in (scope["state"]["seen_cookie"] or b"").split(b";")}
+    deleted = {set_cookie_name(v) for k, v in start["headers"] if k == b"set-cookie" and b"Max-Age=0" in v}
+    for piece in sent:
+        name = piece.split(b"=", 1)[0]
+        category = APP_CATEGORY[name]
+        assert (piece in seen) == (category in expected), (piece, expected)
+        assert (name.decode() in deleted) == (category is not None and category not in expected), (piece, deleted)
 
 
 def _mutations() -> st.SearchStrategy[Any]:
@@ -97,7 +119,9 @@ def _mutate(value: bytes, mutation: Any) -> tuple[bytes, bool]:
 
 gpc_values = st.sampled_from([b"1", b"0", b" 1", b"1 ", b"true", b"", b"\xff", b"1,1", b"01", b"1\x00"])
 junk_cookie_pairs = st.lists(
-    st.tuples(st.binary(min_size=0, max_size=12), st.binary(max_size=16)).map(lambda p: p[0] + b"=" + p[1]),
+    st.tuples(st.binary(min_size=0, max_size=12), st.binary(max_size=16))
+    .map(lambda p: p[0] + b"=" + p[1])
+    .filter(lambda pair: b"consentgate" not in pair),  # a second consent cookie would be another test
     max_size=6,
 )
 
@@ -111,7 +135,7 @@ junk_cookie_pairs = st.lists(
     gpc=st.one_of(st.none(), gpc_values),
     separator=st.sampled_from([b"; ", b";", b" ;  ", b";;"]),
 )
-def test_fuzz_cookie_and_gpc_headers_never_grant_more_than_the_visitor_chose(
+def test_fuzz_cookie_and_gpc_headers_grant_exactly_what_the_visitor_chose(
     granted: set[str], mutation: Any, junk: list[bytes], app_cookies: list[bytes], gpc: bytes | None, separator: bytes
 ) -> None:
     tried("Cookie + Sec-GPC request headers")
@@ -121,10 +145,11 @@ def test_fuzz_cookie_and_gpc_headers_never_grant_more_than_the_visitor_chose(
     if gpc is not None:
         headers.append((b"sec-gpc", gpc))
     scope, start, _ = run(headers)
-    may_grant = set(granted) if intact else set()
-    if gpc == b"1":
-        may_grant.discard("marketing")  # R-GPC-1: exactly "1" means opt-out
-    _check_invariants(scope, start, may_grant)
+    expected = set(granted) if intact else set()  # a tampered cookie is no choice at all
+    if gpc in GPC_ON:
+        expected.discard("marketing")  # R-GPC-1: exactly "1" means opt-out
+    _check_invariants(scope, start, expected)
+    _check_seen(scope, start, app_cookies, {"essential"} | expected)
     seen = scope["state"]["seen_cookie"] or b""
     for pair in seen.split(b";"):
         name = pair.split(b"=", 1)[0].strip().decode("latin-1")
@@ -186,26 +211,96 @@ def test_fuzz_set_cookie_headers_from_the_app(values: list[bytes]) -> None:
     content_type=st.sampled_from([b"application/json", b"text/plain", b"application/json; charset=utf-8", b"\xff"]),
     gpc=st.one_of(st.none(), gpc_values),
 )
-def test_fuzz_consent_post_bodies_answer_4xx_or_a_bounded_grant(body: bytes, content_type: bytes, gpc: bytes | None) -> None:
+def test_fuzz_consent_post_bodies_answer_4xx_or_exactly_the_grant_asked(body: bytes, content_type: bytes, gpc: bytes | None) -> None:
     tried("consent POST bodies")
     headers = [(b"content-type", content_type), (b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")]
     if gpc is not None:
         headers.append((b"sec-gpc", gpc))
     _, start, content = run(headers, method="POST", path="/_consent", body=body)
-    assert start["status"] in {200, 400, 403, 413, 415}, (start["status"], content)
+    # Same origin (Origin and Host agree): never a 403.
+    assert start["status"] in {200, 400, 413, 415}, (start["status"], content)
     data = json.loads(content)
-    if start["status"] != 200:
-        assert "error" in data
-        return
-    granted = set(data["consent"]["granted"])
     try:
         asked = json.loads(body)
     except ValueError:
-        raise AssertionError("a body that is not JSON was accepted") from None
-    if asked.get("action") != "accept_all":
-        assert granted <= {"essential", *asked.get("categories", [])}
-    if gpc == b"1":
-        assert "marketing" not in granted
+        asked = None
+    plain = asked in ({"action": "accept_all"}, {"action": "deny_all"}, {"categories": []})
+    if plain and content_type.startswith(b"application/json"):
+        assert start["status"] == 200, content  # a well-formed decision is taken
+    if start["status"] != 200:
+        assert "error" in data
+        return
+    assert isinstance(asked, dict), "a body that is not a JSON object was accepted"
+    if asked.get("action") == "accept_all":
+        requested = set(OPTIONAL)
+    elif asked.get("action") == "deny_all":
+        requested = set()
+    else:
+        requested = set(asked["categories"]) - {"essential"}
+    if gpc in GPC_ON or asked.get("gpc") is True:
+        requested.discard("marketing")
+    assert set(data["consent"]["granted"]) == {"essential"} | requested, (asked, gpc, data["consent"])
+
+
+# Set-Cookie names as the app might write them, with the category they belong to (R-CK-3: a name is
+# what comes before the first "=", without surrounding whitespace; case counts).
+SET_COOKIE_NAMES: dict[bytes, str | None] = {
+    b"session": "essential", b" csrftoken": "essential", b"theme\t": "personalization",
+    b"_ga": "analytics", b"_ga_Z9": "analytics", b"_pk_id.4.x": "analytics", b" _ga ": "analytics",
+    b"_fbp": "marketing", b"IDE": "marketing", b"ad_q": "marketing", b"mystery": None, b"Session": None,
+    b"_gax": None, b"ad": None,
+}  # fmt: skip
+_EMIT: list[bytes] = []
+
+
+async def _emitting_app(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"set-cookie", v) for v in _EMIT]})
+    await send({"type": "http.response.body", "body": b""})
+
+
+EMITTING = ConsentMiddleware(
+    _emitting_app,
+    policy=POLICY,
+    secret_key=SECRET,
+    student_resolver=lambda scope: (b"x-student", b"1") in scope["headers"],
+    decision_rate_limit=None,
+)
+
+
+@FUZZ
+@given(
+    lines=st.lists(
+        st.tuples(
+            st.sampled_from(sorted(SET_COOKIE_NAMES)),
+            st.binary(max_size=24),
+            st.sampled_from([b"", b"; HttpOnly", b"; Path=/; Secure; HttpOnly", b"; Domain=x.test", b";Max-Age=60"]),
+        ),
+        max_size=8,
+    ),
+    granted=st.sets(st.sampled_from(OPTIONAL)),
+    gpc=st.booleans(),
+    student=st.booleans(),
+)
+def test_fuzz_set_cookie_lines_of_allowed_categories_pass_and_no_others(
+    lines: list[tuple[bytes, bytes, bytes]], granted: set[str], gpc: bool, student: bool
+) -> None:
+    """Both ways, on one middleware whose verdicts per Set-Cookie name outlive each example: every
+    line of an allowed category leaves byte-exact and in order, every other line is dropped."""
+    tried("Set-Cookie lines, both directions")
+    _EMIT[:] = [name + b"=" + value + attrs for name, value, attrs in lines]
+    headers = [(b"cookie", b"consentgate=" + CODEC.encode(granted, "emitter").encode())]
+    if gpc:
+        headers.append((b"sec-gpc", b"1"))
+    if student:
+        headers.append((b"x-student", b"1"))
+    _, start, _ = asyncio.run(_request(EMITTING, headers))
+    allowed = {"essential"} | set(granted)
+    if gpc:
+        allowed.discard("marketing")
+    if student:
+        allowed -= {"marketing", "analytics"}  # always, and [students] deny
+    want = [line for (name, _, _), line in zip(lines, _EMIT, strict=True) if SET_COOKIE_NAMES[name] in allowed]
+    assert [v for k, v in start["headers"] if k == b"set-cookie"] == want
 
 
 def test_a_64_kib_cookie_header_and_1000_cookies_are_handled() -> None:
