@@ -120,3 +120,25 @@ def test_consent_ids_are_random_and_short() -> None:
 @given(st.binary(max_size=300))
 def test_decode_never_raises(raw: bytes) -> None:
     assert codec(SECRET).decode(raw) is None or raw.startswith(b"c1.")
+
+
+def test_r_ck_1_the_stored_and_the_cleared_cookie_headers_exactly() -> None:
+    from email.utils import formatdate
+
+    c = codec(SECRET)
+    before = time.time()
+    plain = c.set_cookie_header("VALUE", https=False, max_age=120).decode()
+    after = time.time()
+    name_value, max_age, expires, *rest = plain.split("; ")
+    assert name_value == "consentgate=VALUE" and max_age == "Max-Age=120"
+    assert expires in {f"Expires={formatdate(t + 120, usegmt=True)}" for t in (before, after)}
+    assert rest == ["Path=/", "HttpOnly", "SameSite=Lax"]
+    secure = c.set_cookie_header("VALUE", https=True, max_age=120).decode()
+    assert secure.startswith("__Host-consentgate=VALUE; Max-Age=120; Expires=")
+    assert secure.endswith("; Path=/; HttpOnly; SameSite=Lax; Secure")
+    assert c.clear_cookie_header(https=False) == (
+        b"consentgate=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly; SameSite=Lax"
+    )
+    assert c.clear_cookie_header(https=True) == (
+        b"__Host-consentgate=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly; SameSite=Lax; Secure"
+    )

@@ -239,3 +239,83 @@ def test_no_body_can_make_a_500_or_grant_what_was_not_asked(body: bytes, content
         asked = json.loads(body)
         if asked.get("action") == "deny_all" or asked.get("categories") == []:
             assert granted == {"essential"}
+
+
+# -- what the banner is told, exactly --------------------------------------------------------------
+
+LABELLED = """
+revision = 5
+
+[categories.essential]
+cookies = ["session"]
+
+[categories.analytics]
+cookies = ["_ga", "_ga_*"]
+hosts = ["stats.example"]
+services = ["Matomo"]
+label = { fr = "Mesure d'audience", en = "Audience" }
+description = "Counts visits."
+
+[categories.marketing]
+cookies = ["_fbp"]
+"""
+
+
+def test_state_without_wording_uses_the_policys_labels() -> None:
+    from consentgate.enforce.consent import ConsentResolver
+    from consentgate.enforce.consent_cookie import StoredChoice
+    from consentgate.enforce.endpoints import ConsentEndpoints
+
+    policy = make_policy(LABELLED)
+    resolver = ConsentResolver(policy)
+    endpoints = ConsentEndpoints(
+        policy, ConsentCookieCodec(SecretKeys.load(SECRET), policy), resolver, prefix="/_consent",
+        on_decision=None, notice_hash=lambda language: "h", gpc_last_update=date(2026, 1, 1),
+    )  # fmt: skip
+    choice = StoredChoice(frozenset({"analytics", "marketing"}), 5, 1_750_000_000, "cid")
+    consent = resolver.resolve(choice, is_student=False, gpc=True, tenant="t1")
+    assert endpoints.state(consent, {"headers": []}) == {
+        "consent": {
+            "granted": ["essential", "analytics"],
+            "denied": ["marketing", "personalization"],
+            "locked": {"marketing": "gpc"},
+            "needs_choice": False,
+            "consent_id": "cid",
+            "is_student": False,
+            "gpc": True,
+            "tenant": "t1",
+            "revision": 5,
+            "given_at": "2025-06-15T15:06:40Z",
+        },
+        "language": "en",
+        "categories": [
+            {"name": "essential", "required": True, "label": "Essential", "description": "",
+             "cookies": ["session"], "hosts": [], "services": [], "locked": None},
+            {"name": "analytics", "required": False, "label": "Audience", "description": "Counts visits.",
+             "cookies": ["_ga", "_ga_*"], "hosts": ["stats.example"], "services": ["Matomo"], "locked": None},
+            {"name": "marketing", "required": False, "label": "Marketing", "description": "",
+             "cookies": ["_fbp"], "hosts": [], "services": [], "locked": "gpc"},
+            {"name": "personalization", "required": False, "label": "Personalization", "description": "",
+             "cookies": [], "hosts": [], "services": [], "locked": None},
+        ],
+    }  # fmt: skip
+    no_choice = resolver.resolve(None, is_student=True, gpc=False, tenant=None)
+    state = endpoints.state(no_choice, {"headers": []}, "fr")  # no catalogs: the policy's default language
+    assert state["consent"]["needs_choice"] is True and state["consent"]["given_at"] is None
+    assert state["consent"]["locked"] == {"marketing": "student"}
+    assert state["language"] == "en"
+    assert [c["label"] for c in state["categories"]] == ["Essential", "Audience", "Marketing", "Personalization"]
+
+
+def test_get_consent_answers_the_banners_words_in_the_visitors_language() -> None:
+    tc = client(build_app(policy=make_policy(LABELLED)))
+    data = tc.get("/_consent", headers={"accept-language": "fr"}).json()
+    assert data["language"] == "fr"
+    labels = {c["name"]: (c["label"], c["description"]) for c in data["categories"]}
+    assert labels["analytics"] == ("Mesure d'audience", "Counts visits.")
+    assert labels["essential"][0] != "Essential"  # the French catalog's word, not the policy's default
+    assert data["consent"] == {
+        "granted": ["essential"], "denied": ["analytics", "marketing", "personalization"], "locked": {},
+        "needs_choice": True, "consent_id": None, "is_student": False, "gpc": False, "tenant": None,
+        "revision": 5, "given_at": None,
+    }  # fmt: skip

@@ -239,3 +239,32 @@ def test_embeds_and_a_locale_folder_relative_to_the_policy_file(tmp_path: Path) 
     assert policy.default_language == "sv"
     assert 'embeds: "Load this once" not offered; services described: YouTube' in policy.describe()
     assert make_policy().embeds.load_once is True and make_policy().locales is None
+
+
+def test_describe_says_everything_the_policy_enforces() -> None:
+    text = make_policy(POLICY_TOML.replace('unknown_cookies = "block"', 'unknown_cookies = "allow"\ncsp = "enforce"')).describe()
+    assert text == "\n".join(
+        [
+            "policy test.toml",
+            "  revision 3; consent kept 395 days, refusal 182 days; unknown cookies: allow; csp: enforce",
+            "  [essential] (always on)",
+            "    cookies: session, csrftoken",
+            "    hosts:   -",
+            "  [personalization]",
+            "    cookies: lang, theme",
+            "    hosts:   -",
+            "  [analytics]",
+            "    cookies: _ga, _ga_*, _pk_id.*",
+            "    hosts:   www.google-analytics.com",
+            "  [marketing]",
+            "    cookies: _fbp, IDE, ad_*",
+            "    hosts:   connect.facebook.net",
+            "  students: denied analytics, marketing",
+            "  tenant lincoln-high: students also denied personalization",
+            "  Global Privacy Control denies: marketing",
+        ]
+    )
+    bare = make_policy("revision = 1\n[tenants.empty]\n").describe().splitlines()
+    assert "  [personalization]" in bare and "    cookies: -" in bare
+    assert "  students: denied marketing" in bare
+    assert "  tenant empty: students also denied -" in bare
