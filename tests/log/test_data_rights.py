@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from coreapp import client, cookie_from, decide
@@ -238,3 +239,50 @@ def test_unreadable_store_makes_my_data_a_503(tmp_path: Path) -> None:
         response = tc.get("/_consent/my-data?format=json", headers={"cookie": cookie})
     assert response.status_code == 503
     assert "cannot be reached" in response.json()["error"]
+
+
+def test_r_vis_1_r_vis_2_two_visitors_see_and_forget_only_their_own(log: PrivacyLog) -> None:
+    """Two visitors of one site, their requests interleaved: each one's my-data shows exactly their
+    receipts and visits, and one's "forget me" leaves the other's records whole."""
+    with client(log_app(log)) as tc:
+        tc.cookies.clear()
+        ann = consent_cookie(tc, {"action": "accept_all"})
+        tc.cookies.clear()
+        ben = consent_cookie(tc, {"categories": ["analytics"]})
+        tc.cookies.clear()
+        ann_id, ben_id = (cookie_from(decide(tc, {"action": "accept_all"}, cookie=c), "consentgate") for c in (ann, ben))
+        ann, ben = f"consentgate={ann_id}", f"consentgate={ben_id}"  # second decisions: same ids, new cookies
+        for path in ("/page", "/api", "/page"):
+            visit(tc, ann, path)
+            visit(tc, ben, "/page?who=ben")
+        visit(tc, ben, "/page", **{"x-test-student": "1"})  # students may not use analytics here: not kept
+        log.visits.flush()
+
+        def mine(cookie: str) -> dict[str, Any]:
+            tc.cookies.clear()
+            data: dict[str, Any] = tc.get("/_consent/my-data?format=json", headers={"cookie": cookie}).json()
+            return data
+
+        ann_data, ben_data = mine(ann), mine(ben)
+        assert ann_data["consent_id"] != ben_data["consent_id"]
+        for data, methods, visits in (
+            (ann_data, ["accept_all", "accept_all"], 2),  # /api is not an HTML page: not a visit
+            (ben_data, ["accept_all", "categories"], 3),
+        ):
+            assert sorted(r["method"] for r in data["receipts"]) == methods
+            assert {r["consent_id"] for r in data["receipts"]} == {data["consent_id"]}
+            assert len(data["visits"]) == visits
+            assert {v["consent_id"] for v in data["visits"]} == {data["consent_id"]}
+        assert [v["path"] for v in ben_data["visits"]] == ["/page"] * 3  # no query string
+        nobody = tc.get("/_consent/my-data?format=json").json()
+        assert (nobody["consent_id"], nobody["receipts"], nobody["visits"]) == (None, [], [])
+
+        tc.cookies.clear()
+        forgot = tc.post(
+            "/_consent/forget", headers={"cookie": ann, "origin": "http://testserver", "accept": "application/json"}
+        ).json()
+        assert forgot == {"forgotten": True, "receipts": 2, "visits": 2}
+        assert mine(ben) == ben_data  # untouched
+        gone = mine(ann)
+        assert (gone["receipts"], gone["visits"]) == ([], [])
+    assert log.store.counts() == (2, 3)
