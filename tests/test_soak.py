@@ -1,16 +1,17 @@
-"""Soak (issue 7): about a minute of mixed traffic through a live server with the SQLite privacy log —
-new visitors, decisions, withdrawals, student and GPC sessions, tampered cookies.
+"""Soak (issue 7): mixed traffic through a live server with the SQLite privacy log — new visitors,
+decisions, withdrawals, student and GPC sessions, tampered cookies.
 
-No 5xx; resident memory after warm-up grows less than 10 %; the visit queue's drops are counted and
-reported; every acknowledged receipt is in the store at the end. ``CONSENTGATE_SOAK_SECONDS`` sets the
-length (default 60)."""
+Bounded by requests, not by time, so its promises hold whatever the machine's speed: six visitor
+threads make ``CONSENTGATE_SOAK_REQUESTS`` requests between them (default 10,000, about a minute here),
+each thread's traffic fixed by its seed. No 5xx and no failed request; resident memory grows less than
+10 % from the end of the first third of the requests to the end; the visit queue's drops are counted
+and reported; every acknowledged receipt is in the store at the end."""
 
 from __future__ import annotations
 
 import os
 import random
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from support.live_server import ServerProcess
 from support.stores import receipt_consent_ids
 
 TESTS = Path(__file__).resolve().parent
-SECONDS = float(os.environ.get("CONSENTGATE_SOAK_SECONDS", "60"))
+REQUESTS = int(os.environ.get("CONSENTGATE_SOAK_REQUESTS", "10000"))
+THREADS = 6
 
 
 class Traffic:
@@ -29,12 +31,15 @@ class Traffic:
         self.statuses: Counter[int] = Counter()
         self.acked: set[str] = set()
         self.marketing_leaks: list[str] = []
-        self.stop = threading.Event()
+        self.failures: list[str] = []
+        self.made = [0] * THREADS  # requests answered, per thread
+        self.index = threading.local()
         self.lock = threading.Lock()
 
     def _note(self, response: httpx.Response) -> None:
         with self.lock:
             self.statuses[response.status_code] += 1
+            self.made[self.index.value] += 1
 
     def _decide(self, client: httpx.Client, body: dict[str, object], **headers: str) -> httpx.Response:
         response = client.post(f"{self.url}/_consent", json=body, headers={"origin": self.url, **headers})
@@ -49,9 +54,23 @@ class Traffic:
         self._note(response)
         return response
 
-    def visitor(self, seed: int) -> None:
-        rng = random.Random(seed)
-        while not self.stop.is_set():
+    def visitor(self, seed: int, warm_up: threading.Barrier) -> None:
+        """Rounds of one visitor's traffic until this thread's share of requests is made; waits for the
+        others once a third of it is done (the memory baseline is taken then)."""
+        self.index.value = seed
+        try:
+            self._rounds(random.Random(seed), seed, REQUESTS // THREADS, warm_up)
+        except Exception as exc:  # a request that failed (refused, reset, timed out) is a finding
+            with self.lock:
+                self.failures.append(repr(exc))
+            warm_up.abort()
+
+    def _rounds(self, rng: random.Random, seed: int, share: int, warm_up: threading.Barrier) -> None:
+        waited = False
+        while self.made[seed] < share:
+            if not waited and self.made[seed] >= share // 3:
+                warm_up.wait()
+                waited = True
             kind = rng.choice(["new", "accept", "partial", "withdraw", "student", "gpc", "tampered"])
             extra = {"user-agent": f"Mozilla/5.0 (X11; Linux x86_64) Firefox/{rng.randint(100, 130)}.0",
                      "referer": f"https://search.example/q?term={rng.random()}"}
@@ -86,6 +105,7 @@ def _counters(url: str) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_soak_mixed_traffic_no_5xx_bounded_memory_every_receipt_kept(tmp_path: Path) -> None:
+    """The figures are counts: requests made, receipts acknowledged and stored, kilobytes resident."""
     store = tmp_path / "soak.sqlite3"
     env = {"CONSENTGATE_FAULT_STORE": str(store), "CONSENTGATE_FAULT_SPOOL": str(tmp_path / "spool.jsonl"),
            "CONSENTGATE_FAULT_QUEUE": "2000"}
@@ -93,26 +113,25 @@ def test_soak_mixed_traffic_no_5xx_bounded_memory_every_receipt_kept(tmp_path: P
     server.output_dir = tmp_path
     server.start()
     traffic = Traffic(server.url)
-    threads = [threading.Thread(target=traffic.visitor, args=(i,), daemon=True) for i in range(6)]
+    baseline: list[int] = []
+    warm_up = threading.Barrier(THREADS, action=lambda: baseline.append(_counters(server.url)["rss_kib"]))
+    threads = [threading.Thread(target=traffic.visitor, args=(i, warm_up), daemon=True) for i in range(THREADS)]
     try:
         for thread in threads:
             thread.start()
-        warm_up = SECONDS / 3
-        time.sleep(warm_up)
-        rss_after_warm_up = _counters(server.url)["rss_kib"]
-        time.sleep(SECONDS - warm_up)
+        for thread in threads:
+            thread.join()  # every thread ends by itself once its share of requests is made
         counters = _counters(server.url)
     finally:
-        traffic.stop.set()
-        for thread in threads:
-            thread.join(timeout=30)
         server.stop()  # clean shutdown: the visit queue is flushed
+    assert traffic.failures == []
+    (rss_after_warm_up,) = baseline
     growth = (counters["rss_kib"] - rss_after_warm_up) / rss_after_warm_up
     total = sum(traffic.statuses.values())
-    print(f"\nsoak: {total} requests in {SECONDS:.0f}s, statuses {dict(traffic.statuses)}, "
+    print(f"\nsoak: {total} requests, statuses {dict(traffic.statuses)}, "
           f"{len(traffic.acked)} receipts acknowledged, RSS {rss_after_warm_up} -> {counters['rss_kib']} KiB "
           f"({growth:+.1%}), visits written {counters['visits_written']}, dropped {counters['visits_dropped']}")
-    assert total > 500
+    assert total == sum(traffic.made) >= THREADS * (REQUESTS // THREADS)  # each thread made its whole share
     assert not [s for s in traffic.statuses if s >= 500], traffic.statuses
     assert traffic.marketing_leaks == []
     assert growth < 0.10
