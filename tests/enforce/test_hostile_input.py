@@ -285,7 +285,8 @@ def test_fuzz_set_cookie_lines_of_allowed_categories_pass_and_no_others(
     lines: list[tuple[bytes, bytes, bytes]], granted: set[str], gpc: bool, student: bool
 ) -> None:
     """Both ways, on one middleware whose verdicts per Set-Cookie name outlive each example: every
-    line of an allowed category leaves byte-exact and in order, every other line is dropped."""
+    line of an allowed category leaves byte-exact and in order, every other line is dropped (R-CON-1,
+    R-GPC-1, R-STU-1, R-CK-3)."""
     tried("Set-Cookie lines, both directions")
     _EMIT[:] = [name + b"=" + value + attrs for name, value, attrs in lines]
     headers = [(b"cookie", b"consentgate=" + CODEC.encode(granted, "emitter").encode())]

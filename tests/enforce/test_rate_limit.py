@@ -75,7 +75,7 @@ def test_the_least_recently_used_client_is_forgotten_first() -> None:
     [{"burst": 0}, {"burst": -1}, {"per_minute": 0}, {"per_minute": -0.5}, {"max_clients": 0}],
 )
 def test_limits_that_would_refuse_everything_or_remember_nobody_are_errors(limit: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match="burst >= 1, per_minute > 0 and max_clients >= 1"):
+    with pytest.raises(ValueError, match=r"^decision rate limit: burst >= 1, per_minute > 0 and max_clients >= 1$"):
         DecisionRateLimit(**limit)  # type: ignore[arg-type]
 
 

@@ -377,7 +377,8 @@ async def _interleaved(seed: int, requests: int, visitors: int) -> dict[str, int
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_r_gpc_1_r_stu_1_r_con_6_interleaved_visitors_in_changing_situations(seed: int) -> None:
-    """1,500 requests of 12 visitors on one middleware, every one checked both ways."""
+    """1,500 requests of 12 visitors on one middleware, every one checked both ways (R-CON-1 before a
+    choice, R-GPC-2, R-STU-2, R-GPC-5 for decisions with the browser signal)."""
     checked = asyncio.run(_interleaved(seed, requests=1500, visitors=12))
     # The sequence really exercised every check (a generator that drifted would show here).
     assert checked["requests"] > 1000 and checked["decisions"] > 150
@@ -390,7 +391,7 @@ def test_r_gpc_1_r_stu_1_r_con_6_interleaved_visitors_in_changing_situations(see
 def test_r_gpc_2_accept_then_gpc_then_no_gpc_then_deny_then_accept() -> None:
     """One visitor walks through the choices while another, who refused, keeps visiting between
     every step: neither's answer may leak to the other (the Set-Cookie verdicts and the consent per
-    situation are remembered between requests)."""
+    situation are remembered between requests). R-GPC-1, R-CON-6 (HttpOnly cookies deleted too)."""
 
     async def walk() -> None:
         site = Site()
@@ -509,7 +510,8 @@ def test_r_gpc_5_a_browser_signal_decision_stores_the_opt_out() -> None:
 
 def test_the_same_cookie_values_in_every_situation_in_turn() -> None:
     """One visitor per choice, the same consent cookie each, cycled through all twelve situations
-    three times, interleaved: each answer must be the one of that situation, not the last one seen."""
+    three times, interleaved: each answer must be the one of that situation, not the last one seen
+    (R-GPC-1, R-STU-1, R-STU-2)."""
 
     async def walk() -> None:
         site = Site()

@@ -78,3 +78,43 @@ def test_default_tenant_resolver() -> None:
     assert default_tenant_resolver({"state": {"school": "oak"}}) == "oak"
     assert default_tenant_resolver({"state": {"tenant": ""}}) is None
     assert default_tenant_resolver({}) is None
+
+
+def test_the_student_flag_counts_only_when_true_under_either_key() -> None:
+    assert default_student_resolver({"session": {"student": True}})
+    assert not default_student_resolver({"session": {"student": False}})
+    assert not default_student_resolver({"state": {"student": "yes", "is_student": 1}})
+
+
+def test_roles_in_the_state_count_when_a_session_is_there_too() -> None:
+    scope = {"state": {"roles": ["student"]}, "session": {"user": "u1"}}
+    assert default_student_resolver(scope)
+    assert default_tenant_resolver({"state": {"tenant": "oak"}, "session": {"tenant": "elm"}}) == "oak"
+    assert default_tenant_resolver({"state": {"other": 1}, "session": {"tenant": "elm"}}) == "elm"
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        {"session": ["student"]},  # a session that is not a mapping (another middleware's object)
+        {"state": ["student"]},
+        {"state": ["x"], "session": {"role": "teacher"}},
+        {"state": {"roles": ["teacher"]}, "session": ("student",)},
+        {"state": {}, "session": {}},
+    ],
+)
+def test_state_or_session_of_other_shapes_are_not_read_and_never_raise(scope: dict[str, object]) -> None:
+    assert not default_student_resolver(scope)
+    assert default_tenant_resolver(scope) is None
+
+
+def test_call_resolver_takes_sync_and_async_resolvers() -> None:
+    import asyncio
+
+    from consentgate.enforce.students import call_resolver
+
+    async def remote(scope: object) -> str:
+        return f"async:{scope}"
+
+    assert asyncio.run(call_resolver(lambda scope: f"sync:{scope}", "s")) == "sync:s"  # type: ignore[arg-type]
+    assert asyncio.run(call_resolver(remote, "s")) == "async:s"  # type: ignore[arg-type]

@@ -207,7 +207,7 @@ def test_rewrites_fsync_the_new_content_before_it_replaces_the_old(
     assert fsyncs.events == [("fsync", str(tmp_path), fsyncs.events[0][2])]
 
 
-def test_a_spooled_receipt_is_fsynced_before_the_decision_is_answered(
+def test_r_con_9_a_spooled_receipt_is_fsynced_before_the_decision_is_answered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The store cannot take the receipt (its file is not a database), so it goes to the spool: the
@@ -258,3 +258,72 @@ def test_a_spooled_receipt_is_fsynced_before_the_decision_is_answered(
     ]
     assert synced and synced[0] < answer
     assert any(e == ("fsync", str(tmp_path), e[2]) for e in fsyncs.events[:answer])  # the new file's entry
+
+
+# -- the file itself ----------------------------------------------------------------------------------
+
+
+def test_the_spool_is_compact_json_lines_and_never_gets_blank_lines(tmp_path: Path) -> None:
+    import json
+
+    spool = Spool(tmp_path / "receipts.spool")
+    receipts = [make_receipt("a"), make_receipt("b"), make_receipt("c")]
+    spool.append(receipts[:1])
+    spool.append(receipts[1:])
+    lines = [json.dumps(r.as_dict(), separators=(",", ":")).encode() + b"\n" for r in receipts]
+    assert spool.path.read_bytes() == b"".join(lines)
+    assert repr(spool) == f"Spool({str(spool.path)!r})"
+
+
+def test_short_writes_are_continued_until_everything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = Spool(tmp_path / "receipts.spool")
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, bytes(data[:7])))  # at most 7 bytes a call
+    receipts = [make_receipt(f"c{i}") for i in range(3)]
+    spool.append(receipts)
+    spool.remove(consent_id="c1")  # a rewrite goes through the same loop
+    assert spool.pending() == [receipts[0], receipts[2]]
+
+
+def test_blank_and_unreadable_lines_do_not_stop_reading_or_removing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+
+    spool = Spool(tmp_path / "receipts.spool")
+    first, target, last = make_receipt("a"), make_receipt("gone"), make_receipt("z")
+    line = [json.dumps(r.as_dict()).encode() for r in (first, target, last)]
+    spool.path.write_bytes(line[0] + b"\n\n" + b"not json\n" + b"[1, 2]\n" + line[1] + b"\n" + line[2] + b"\n")
+    assert spool.pending() == [first, target, last]
+    assert f"unreadable line 3 in the receipt spool {spool.path}" in caplog.text
+    assert f"unreadable line 4 in the receipt spool {spool.path}" in caplog.text
+    assert spool.remove(consent_id="gone") == 1
+    assert spool.pending() == [first, last]  # the unreadable lines go with the rewrite
+    caplog.clear()
+    spool.path.write_bytes(b"garbage\n" + line[0] + b"\n")
+    store = open_store(str(tmp_path / "log.sqlite3"))
+    assert spool.replay(store) == 1
+    assert f"unreadable line 1 in the receipt spool {spool.path}" in caplog.text
+
+
+def test_a_spool_never_written_has_nothing_and_replay_or_remove_leave_no_file(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "receipts.spool")
+    store = open_store(str(tmp_path / "log.sqlite3"))
+    assert spool.pending() == [] and not spool.has_pending()
+    assert spool.replay(store) == 0
+    assert spool.remove(consent_id="x") == 0
+    assert spool.remove(tenant="t") == 0
+    assert not spool.path.exists()
+    spool.path.write_bytes(b"")
+    assert not spool.has_pending() and spool.remove(consent_id="x") == 0
+    with pytest.raises(ValueError, match=r"^give exactly one of consent_id or tenant$"):
+        spool.remove(consent_id="x", tenant="t")
+
+
+def test_a_rewritten_spool_stays_private(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "receipts.spool")
+    spool.append([make_receipt("a"), make_receipt("b")])
+    spool.remove(consent_id="a")
+    assert stat.S_IMODE(os.stat(spool.path).st_mode) == 0o600

@@ -140,7 +140,10 @@ class Spool:
             if not line.strip():
                 continue
             try:
-                receipts.append(Receipt.from_dict(json.loads(line)))
+                item = json.loads(line)
+                if not isinstance(item, dict):  # valid JSON, but not a receipt (say a bare number)
+                    raise TypeError(type(item).__name__)
+                receipts.append(Receipt.from_dict(item))
             except (ValueError, KeyError, TypeError):
                 logger.warning(BAD_LINE, number, source)
         return receipts
