@@ -268,3 +268,146 @@ def test_describe_says_everything_the_policy_enforces() -> None:
     assert "  [personalization]" in bare and "    cookies: -" in bare
     assert "  students: denied marketing" in bare
     assert "  tenant empty: students also denied -" in bare
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[visits]\ncategory = 'video'", "visits.category: unknown category 'video'"),
+        ("visits = 3", "visits: expected a table, got 3"),
+        ("[visits]\nrecord = 'post'", "visits.record: 'post' is not one of 'html-get', 'get', 'all'"),
+        ("[visits]\nstudents = 'no'", "visits.students: expected true or false, got 'no'"),
+        ("[visits]\nipv4_prefix = 25", "visits.ipv4_prefix: 25 is out of range (0 to 24)"),
+        ("[visits]\nipv4_prefix = -1", "visits.ipv4_prefix: -1 is out of range (0 to 24)"),
+        ("[visits]\nipv6_prefix = 49", "visits.ipv6_prefix: 49 is out of range (0 to 48)"),
+        ("[visits]\nipv6_prefix = true", "visits.ipv6_prefix: expected a whole number, got True"),
+        ("[visits]\nipv4_prefix = 8.0", "visits.ipv4_prefix: expected a whole number, got 8.0"),
+        ("[visits]\nwhen = 'always'", "visits.when: unknown key 'when' (known keys: category, ipv4_prefix, ipv6_prefix, record, students)"),
+        ("retention = 'forever'", "retention: expected a table, got 'forever'"),
+        ("[retention]\nvisits_days = 0", "retention.visits_days: 0 is out of range (1 to 3650)"),
+        ("[retention]\nreceipts_days = 3651", "retention.receipts_days: 3651 is out of range (1 to 3650)"),
+        ("[retention]\nreceipts_days = '1y'", "retention.receipts_days: expected a whole number, got '1y'"),
+        ("[retention]\nlogs_days = 1", "retention.logs_days: unknown key 'logs_days' (known keys: receipts_days, visits_days)"),
+        ("gpc_denies = 'marketing'", "gpc_denies: expected a list, got 'marketing'"),
+        ("gpc_denies = [1]", "gpc_denies: expected category names, got 1"),
+        ("gpc_denies = ['video']", "gpc_denies: unknown category 'video' (categories: essential, personalization, analytics, marketing)"),
+        ("gpc_denies = ['essential']", "gpc_denies: 'essential' cannot be denied: it holds what the site needs to work"),
+        ("[students]\ndeny = ['essential']", "students.deny: 'essential' cannot be denied: it holds what the site needs to work"),
+        ("[tenants.oak]\nstudent_deny = ['nope']", "tenants.oak.student_deny: unknown category 'nope' (categories: essential, personalization, analytics, marketing)"),
+    ],
+)
+def test_visits_retention_and_denials_are_checked_with_exact_messages(toml: str, message: str) -> None:
+    with pytest.raises(PolicyError) as error:
+        make_policy("revision = 1\n" + toml)
+    assert str(error.value) == "test.toml: " + message
+    assert error.value.source == "test.toml" and error.value.key == message.split(": ", 1)[0]
+
+
+def test_visits_and_retention_values_are_read_and_defaults_kept() -> None:
+    default = make_policy("revision = 1")
+    assert (default.visits.category, default.visits.record, default.visits.ipv4_prefix) == ("analytics", "html-get", 24)
+    assert (default.visits.ipv6_prefix, default.visits.students) == (48, True)
+    assert (default.retention.visits_days, default.retention.receipts_days) == (30, 400)
+    custom = make_policy(
+        "revision = 1\n[visits]\ncategory = 'personalization'\nrecord = 'all'\nipv4_prefix = 0\nipv6_prefix = 48\n"
+        "students = false\n[retention]\nvisits_days = 1\nreceipts_days = 3650\n"
+    )
+    assert (custom.visits.category, custom.visits.record, custom.visits.ipv4_prefix) == ("personalization", "all", 0)
+    assert (custom.visits.ipv6_prefix, custom.visits.students) == (48, False)
+    assert (custom.retention.visits_days, custom.retention.receipts_days) == (1, 3650)
+    edge = make_policy("revision = 1\n[visits]\nrecord = 'get'\nipv4_prefix = 24\nipv6_prefix = 0\n[retention]\nvisits_days = 3650\nreceipts_days = 1")
+    assert (edge.visits.record, edge.visits.ipv4_prefix, edge.visits.ipv6_prefix) == ("get", 24, 0)
+    assert (edge.retention.visits_days, edge.retention.receipts_days) == (3650, 1)
+    denials = make_policy("revision = 1\ngpc_denies = ['analytics', 'marketing', 'analytics']\n[students]\ndeny = []")
+    assert denials.gpc_denies == {"analytics", "marketing"}
+    assert denials.student_denied(None) == {"marketing"}
+
+
+def test_from_file_errors_say_exactly_what_is_wrong(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.toml"
+    with pytest.raises(PolicyError) as error:
+        Policy.from_file(missing)
+    assert str(error.value) == f"{missing}: <file>: cannot read the policy file (No such file or directory)"
+    path = tmp_path / "consent.toml"
+    path.write_bytes(b"revision = 1\n# \xff\xfe")
+    with pytest.raises(PolicyError) as error:
+        Policy.from_file(path)
+    assert str(error.value) == f"{path}: <file>: not UTF-8 text (byte 15)"
+    path.write_text("revision = 2\n[categories.analytics]\ncookies = ['_ga']\n")
+    loaded = Policy.from_file(path)
+    assert (loaded.source, loaded.revision, loaded.category_of_cookie("_ga")) == (str(path), 2, "analytics")
+    assert loaded.fingerprint == Policy.from_toml(path.read_text()).fingerprint
+
+
+def test_from_dict_reads_the_same_shape_as_the_file() -> None:
+    data = {"revision": 4, "categories": {"analytics": {"cookies": ["_ga"], "hosts": ["stats.example"]}}}
+    policy = Policy.from_dict(data, source="settings.py")
+    assert (policy.source, policy.revision) == ("settings.py", 4)
+    assert policy.category_of_cookie("_ga") == "analytics"
+    assert policy.hosts_for(["analytics"]) == ("stats.example",)
+    assert policy.fingerprint == Policy.from_dict(dict(data)).fingerprint
+    assert policy.fingerprint != Policy.from_dict({**data, "revision": 5}).fingerprint
+    with pytest.raises(PolicyError) as error:
+        Policy.from_dict({"revision": 1, "unknown_cookies": "maybe"}, source="settings.py")
+    assert str(error.value).startswith("settings.py: unknown_cookies: ")
+    assert Policy.from_dict({"revision": 1}).source == "<policy>"
+
+
+def test_queries_by_category_name() -> None:
+    policy = Policy.from_toml(
+        """
+revision = 1
+[categories.analytics]
+cookies = ["_ga"]
+hosts = ["a.example", "shared.example"]
+[categories.video]
+hosts = ["shared.example", "v.example"]
+[categories.marketing]
+hosts = ["m.example", "a.example"]
+"""
+    )
+    assert policy.has_category("video") and policy.has_category("essential")
+    assert not policy.has_category("Video") and not policy.has_category("")
+    assert policy.hosts_for(["marketing", "video", "analytics"]) == (
+        "a.example", "shared.example", "v.example", "m.example",
+    )  # fmt: skip
+    assert policy.hosts_for(["video"]) == ("shared.example", "v.example")
+    assert policy.hosts_for([]) == ()
+
+
+def test_labels_per_language_fall_back_to_the_one_for_all() -> None:
+    policy = Policy.from_toml(
+        """
+revision = 1
+[categories.video]
+label = { en = "Videos", fr = "Vidéos" }
+description = { fr = "Vidéos des cours." }
+[categories.maps]
+label = "Maps"
+description = "Embedded maps."
+"""
+    )
+    video, maps = policy.category("video"), policy.category("maps")
+    assert (video.label("en"), video.label("fr"), video.label("ja")) == ("Videos", "Vidéos", None)
+    assert (video.description("fr"), video.description("en")) == ("Vidéos des cours.", None)
+    assert (maps.label("ja"), maps.description("es")) == ("Maps", "Embedded maps.")
+
+
+def test_globs_match_literally_and_ties_go_to_policy_order() -> None:
+    policy = Policy.from_toml(
+        """
+revision = 1
+[categories.analytics]
+cookies = ["_pk_id.*", "a*z", "x_*"]
+[categories.marketing]
+cookies = ["*_y", "x_1"]
+"""
+    )
+    assert policy.category_of_cookie("_pk_id.1.ab") == "analytics"
+    assert policy.category_of_cookie("_pk_idX1") is None  # "." is a dot, not any character
+    assert policy.category_of_cookie("abz") == "analytics"
+    assert policy.category_of_cookie("az") == "analytics"  # "*" may match nothing
+    assert policy.category_of_cookie("abzq") is None  # the whole name must match
+    assert policy.category_of_cookie("x_1") == "marketing"  # an exact name beats every glob
+    assert policy.category_of_cookie("x_y") == "analytics"  # "x_*" and "*_y": as specific, first wins
+    assert policy.category_of_cookie("q_y") == "marketing"
