@@ -107,3 +107,14 @@ def test_request_cookie_value_finds_whole_names_only() -> None:
     assert request_cookie_value(b"consentgate_lang=ja", b"consentgate_lang") == b"ja"
     assert request_cookie_value(b"a=1; consentgate_lang", b"consentgate_lang") is None  # no "=": nameless
     assert request_cookie_value(b"", b"x") is None
+
+
+def test_cookie_names_and_filter_trim_only_spaces_and_tabs() -> None:
+    header = b" a = 1 ;\tb=2; ; bare ;=x;\x0bc=3"
+    assert cookie_names(header) == ["a", "b", NAMELESS, NAMELESS, "\x0bc"]  # other control bytes stay
+    filtered, dropped = filter_cookie_header(header, {"a", "\x0bc"})
+    assert filtered == b"a = 1; \x0bc=3"
+    assert dropped == ["b", NAMELESS, NAMELESS]
+    assert filter_cookie_header(b"a=1; ;  ", {"a"}) == (b"a=1; ;  ", [])  # nothing dropped: untouched
+    assert filter_cookie_header(b"", set()) == (b"", [])
+    assert cookie_names(b"") == [] and cookie_names(b" ; \t; ") == []
