@@ -142,3 +142,23 @@ def test_r_ck_1_the_stored_and_the_cleared_cookie_headers_exactly() -> None:
     assert c.clear_cookie_header(https=True) == (
         b"__Host-consentgate=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly; SameSite=Lax; Secure"
     )
+
+
+def test_r_con_7_a_choice_is_current_from_its_time_less_the_skew_to_its_last_second() -> None:
+    c = codec(SECRET)
+    given = 1_750_000_000
+    consent = c.encode({"analytics"}, "id", given).encode()
+    refusal = c.encode(set(), "id", given).encode()
+    assert c.decode(consent, given - 300) is not None  # five minutes of clock skew, inclusive
+    assert c.decode(consent, given - 301) is None
+    assert c.decode(consent, given + 395 * 86400) is not None  # the last second of 395 days
+    assert c.decode(consent, given + 395 * 86400 + 1) is None
+    assert c.decode(refusal, given + 182 * 86400) is not None
+    assert c.decode(refusal, given + 182 * 86400 + 1) is None
+
+
+def test_verified_values_are_remembered_in_a_bounded_table() -> None:
+    c = codec(SECRET)
+    for i in range(2049):
+        c.decode_any(b"c1.3.x.id%d.analytics.sig" % i)
+        assert len(c._cache) <= 2048
