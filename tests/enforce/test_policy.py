@@ -411,3 +411,36 @@ cookies = ["*_y", "x_1"]
     assert policy.category_of_cookie("x_1") == "marketing"  # an exact name beats every glob
     assert policy.category_of_cookie("x_y") == "analytics"  # "x_*" and "*_y": as specific, first wins
     assert policy.category_of_cookie("q_y") == "marketing"
+
+
+@pytest.mark.parametrize(
+    ("cookies", "message"),
+    [
+        ('[{ name = "_ga", path = "app" }]', "categories.analytics.cookies[0].path: 'app' is not a cookie path starting with '/'"),
+        ('[{ name = "_ga", path = 3 }]', "categories.analytics.cookies[0].path: 3 is not a cookie path starting with '/'"),
+        ('["x", { name = "_ga", domain = "bad domain" }]', "categories.analytics.cookies[1].domain: 'bad domain' is not a domain name"),
+        ('[{ name = "_ga", domain = 7 }]', "categories.analytics.cookies[0].domain: 7 is not a domain name"),
+        ('[{ name = "_ga", secure = true }]', "categories.analytics.cookies[0].secure: unknown key 'secure' (known keys: domain, name, path)"),
+        ('[{ path = "/" }]', "categories.analytics.cookies[0]: expected a cookie name or pattern, got None"),
+    ],
+)
+def test_cookie_tables_are_checked_with_exact_messages(cookies: str, message: str) -> None:
+    with pytest.raises(PolicyError) as error:
+        make_policy(f"revision = 1\n[categories.analytics]\ncookies = {cookies}")
+    assert str(error.value) == "test.toml: " + message
+
+
+def test_cookie_tables_keep_path_and_a_lowercased_domain() -> None:
+    policy = make_policy(
+        'revision = 1\n[categories.analytics]\ncookies = [{ name = "_ga" }, { name = "_gid", domain = ".School.Example" },'
+        ' { name = "_pk", path = "/a/b", domain = "stats.example" }]'
+    )
+    assert (policy.deletion_rule("_ga").path, policy.deletion_rule("_ga").domain) == ("/", None)
+    assert (policy.deletion_rule("_gid").path, policy.deletion_rule("_gid").domain) == ("/", ".school.example")
+    assert (policy.deletion_rule("_pk").path, policy.deletion_rule("_pk").domain) == ("/a/b", "stats.example")
+
+
+def test_labels_that_are_neither_text_nor_a_table_are_refused() -> None:
+    with pytest.raises(PolicyError) as error:
+        make_policy("revision = 1\n[categories.video]\nlabel = 5")
+    assert str(error.value) == "test.toml: categories.video.label: expected text or a table of texts per language, got 5"
