@@ -118,3 +118,10 @@ def test_cookie_names_and_filter_trim_only_spaces_and_tabs() -> None:
     assert filter_cookie_header(b"a=1; ;  ", {"a"}) == (b"a=1; ;  ", [])  # nothing dropped: untouched
     assert filter_cookie_header(b"", set()) == (b"", [])
     assert cookie_names(b"") == [] and cookie_names(b" ; \t; ") == []
+
+
+def test_a_name_ends_at_the_first_equals_and_only_spaces_and_tabs_are_blank() -> None:
+    assert cookie_names(b"a=b=c;\x0b") == ["a", NAMELESS]  # "\x0b" is not blank: a nameless value
+    assert filter_cookie_header(b"a=b=c;\x0b", {"a"}) == (b"a=b=c", [NAMELESS])
+    assert request_cookie_value(b"x=1;\x0bname=v", b"name") is None  # "\x0b" is part of the name there
+    assert request_cookie_value(b"x=1; \tname=v", b"name") == b"v"

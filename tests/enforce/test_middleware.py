@@ -214,6 +214,13 @@ def test_vary_merges_with_existing_header() -> None:
     raw = [(b"vary", b"Accept-Encoding"), (b"set-cookie", b"session=1")]
     app = ConsentMiddleware(raw_headers_app(raw), policy=POLICY, secret_key=SECRET)
     assert call(app, []) == [(b"vary", b"Accept-Encoding, Cookie, Sec-GPC"), raw[1]]
+    # Tokens the app already names, in any case and spacing, are not repeated.
+    raw = [(b"Vary", b"Accept-Encoding,cookie"), (b"set-cookie", b"session=1")]
+    app = ConsentMiddleware(raw_headers_app(raw), policy=POLICY, secret_key=SECRET)
+    assert call(app, []) == [(b"Vary", b"Accept-Encoding,cookie, Sec-GPC"), raw[1]]
+    raw = [(b"vary", b"SEC-GPC , Cookie"), (b"set-cookie", b"session=1")]
+    app = ConsentMiddleware(raw_headers_app(raw), policy=POLICY, secret_key=SECRET)
+    assert call(app, []) == raw
     star = [(b"vary", b"*"), (b"set-cookie", b"session=1")]
     app = ConsentMiddleware(raw_headers_app(star), policy=POLICY, secret_key=SECRET)
     assert call(app, []) == star

@@ -264,6 +264,13 @@ def test_describe_says_everything_the_policy_enforces() -> None:
             "  Global Privacy Control denies: marketing",
         ]
     )
+    wide = make_policy(
+        "revision = 1\ngpc_denies = ['marketing', 'analytics']\n[categories.analytics]\nhosts = ['a.example', 'b.example']\n"
+        "[tenants.oak]\nstudent_deny = ['personalization', 'analytics']"
+    ).describe().splitlines()
+    assert "    hosts:   a.example, b.example" in wide
+    assert "  tenant oak: students also denied analytics, personalization" in wide
+    assert wide[-1] == "  Global Privacy Control denies: analytics, marketing"
     bare = make_policy("revision = 1\n[tenants.empty]\n").describe().splitlines()
     assert "  [personalization]" in bare and "    cookies: -" in bare
     assert "  students: denied marketing" in bare

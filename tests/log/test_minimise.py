@@ -347,3 +347,48 @@ def test_r_min_2_4_minimiser_never_raises_and_drops_the_raw_address(
         mask = 0xFF if address.version == 4 else (1 << 80) - 1
         assert int(address) & mask == 0
     assert "?" not in record.path
+
+
+# -- edges the mutation run found untested -----------------------------------------------------------
+
+
+def test_r_min_2_the_widest_prefixes_are_allowed_and_booleans_are_not() -> None:
+    assert truncate_ip("203.0.113.77", 32, 48) == "203.0.113.77"
+    assert truncate_ip("2001:db8::7", 24, 128) == "2001:db8::7"
+    for v4, v6 in ((24, True), (24, False), (24, 48.0), (False, 48), ("24", 48)):
+        with pytest.raises(ValueError, match=r"^ipv[46]_prefix must be a whole number from 0 to (32|128), got "):
+            truncate_ip("192.0.2.1", v4, v6)  # type: ignore[arg-type]
+
+
+def test_r_min_2_anything_but_text_gives_no_prefix() -> None:
+    for value in (None, 3232235777, b"192.0.2.1", ["192.0.2.1"]):
+        assert truncate_ip(value) is None  # type: ignore[arg-type]
+
+
+def test_r_min_4_path_stops_at_the_first_question_mark_or_hash() -> None:
+    assert path_only("/a?b?c") == "/a"
+    assert path_only("/a#b#c") == "/a"
+    assert path_only("/a#b?c") == "/a"
+    assert path_only(None) == "/"  # type: ignore[arg-type]
+    assert path_only(b"/bytes") == "/"  # type: ignore[arg-type]
+
+
+def test_r_min_5_no_address_means_no_lookup_at_all() -> None:
+    with CountryLookup.open(MAXMIND_TEST_DB) as lookup:
+        minimiser = Minimiser(VisitRules(), lookup)
+        for ip in (None, ""):
+            record = minimiser.record(1.0, "/", ip, "", None, "cid", None, False)
+            assert (record.ip_prefix, record.country) == (None, None)
+
+
+def test_the_minimisers_memos_stay_bounded_under_a_flood_of_new_values() -> None:
+    """Addresses, referrers and paths are remembered per value (visitors repeat); a flood of new
+    ones must not grow the writer's memory past 4,096 entries each."""
+    minimiser = Minimiser(VisitRules())
+    for i in range(4100):
+        address = f"10.{i // 65536}.{(i // 256) % 256}.{i % 256}"
+        record = minimiser.record(1.0, f"/p{i}?q", address, "", f"https://r{i}.example/x", "cid", None, False)
+        assert (record.path, record.ip_prefix) == (f"/p{i}", f"10.{i // 65536}.{(i // 256) % 256}.0")
+        assert record.referrer_origin == f"https://r{i}.example"
+        for memo in (minimiser._addresses, minimiser._referrers, minimiser._paths):
+            assert len(memo) <= 4096

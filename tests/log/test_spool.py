@@ -318,6 +318,8 @@ def test_a_spool_never_written_has_nothing_and_replay_or_remove_leave_no_file(tm
     assert not spool.path.exists()
     spool.path.write_bytes(b"")
     assert not spool.has_pending() and spool.remove(consent_id="x") == 0
+    spool.path.write_bytes(b"\n")  # one byte is something to look at
+    assert spool.has_pending() and spool.pending() == []
     with pytest.raises(ValueError, match=r"^give exactly one of consent_id or tenant$"):
         spool.remove(consent_id="x", tenant="t")
 
