@@ -451,3 +451,51 @@ def test_labels_that_are_neither_text_nor_a_table_are_refused() -> None:
     with pytest.raises(PolicyError) as error:
         make_policy("revision = 1\n[categories.video]\nlabel = 5")
     assert str(error.value) == "test.toml: categories.video.label: expected text or a table of texts per language, got 5"
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("", "revision: missing: every policy needs a revision number (start with 1)"),
+        ("revision = 0", "revision: 0 is out of range (1 to 2147483647)"),
+        ("revision = 2147483648", "revision: 2147483648 is out of range (1 to 2147483647)"),
+        ("revision = 1\nconsent_max_age_days = 0", "consent_max_age_days: 0 is out of range (1 to 395)"),
+        ("revision = 1\nrefusal_max_age_days = 0", "refusal_max_age_days: 0 is out of range (1 to 395)"),
+        ("revision = 1\ndefault_language = 'de'", "default_language: 'de' is not one of en, es, fr, ar, ja, zh"),
+        ("revision = 1\nunknown_cookies = 'maybe'", "unknown_cookies: 'maybe' is not one of 'block', 'allow'"),
+        ("revision = 1\ncsp = 'on'", "csp: 'on' is not one of 'off', 'report-only', 'enforce'"),
+        ("revision = 1\ncategories = 3", "categories: expected tables [categories.NAME], got 3"),
+        ("revision = 1\n[categories]\nvideo = 3", "categories.video: expected a table, got 3"),
+        ("revision = 1\n[categories.video]\nhosts = 'x'", "categories.video.hosts: expected a list, got 'x'"),
+        ("revision = 1\n[categories.video]\nservices = 'x'", "categories.video.services: expected a list, got 'x'"),
+        ("revision = 1\n[categories.video]\nservices = ['  ']", "categories.video.services[0]: expected a service name, got '  '"),
+        ("revision = 1\n[categories.video]\nservices = ['ok', 3]", "categories.video.services[1]: expected a service name, got 3"),
+        ("revision = 1\n[categories.video]\ndescription = { xx_yy = 'a' }", "categories.video.description.xx_yy: 'xx_yy' is not a language code such as 'en'"),
+        ("revision = 1\n[categories.video]\ndescription = { fr = 3 }", "categories.video.description.fr: expected text, got 3"),
+        ("revision = 1\n[categories.video]\ndescription = 3", "categories.video.description: expected text or a table of texts per language, got 3"),
+        ("revision = 1\nstudents = 3", "students: expected a table, got 3"),
+        ("revision = 1\n[students]\nallow = []", "students.allow: unknown key 'allow' (known keys: deny)"),
+        ("revision = 1\ntenants = 3", "tenants: expected tables [tenants.ID], got 3"),
+        ("revision = 1\n[tenants.'a b']\n", "tenants.a b: 'a b' is not a tenant id (letters, digits, '.', '_', '-')"),
+        ("revision = 1\n[tenants]\noak = 3", "tenants.oak: expected a table, got 3"),
+        ("revision = 1\n[tenants.oak]\ndeny = []", "tenants.oak.deny: unknown key 'deny' (known keys: student_deny)"),
+    ],
+)
+def test_the_whole_file_is_checked_with_exact_messages(toml: str, message: str) -> None:
+    with pytest.raises(PolicyError) as error:
+        make_policy(toml)
+    assert str(error.value) == "test.toml: " + message
+
+
+def test_limits_are_inclusive_and_a_host_name_may_be_253_characters() -> None:
+    assert make_policy("revision = 2147483647").revision == 2147483647
+    edge = make_policy("revision = 1\nconsent_max_age_days = 1\nrefusal_max_age_days = 1")
+    assert (edge.consent_max_age_days, edge.refusal_max_age_days) == (1, 1)
+    assert (make_policy("revision = 1").consent_max_age_days, make_policy("revision = 1").refusal_max_age_days) == (395, 182)
+    longest = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+    assert len(longest) == 253
+    assert make_policy(f"revision = 1\n[categories.video]\nhosts = ['{longest}']").category("video").hosts == (longest,)
+    with pytest.raises(PolicyError, match=r"hosts\[0\]: '.*' is not a host name such as 'www.example.com'$"):
+        make_policy(f"revision = 1\n[categories.video]\nhosts = ['{longest}d']")
+    one_label = make_policy("revision = 1\n[categories.video]\ncookies = [{ name = 'v', domain = 'X' }]")
+    assert one_label.deletion_rule("v").domain == "x"
