@@ -344,3 +344,14 @@ def test_filter_cookie_header_survives_separator_soup() -> None:
         kept, dropped = filter_cookie_header(header, {"a"})
         assert kept is None or isinstance(kept, bytes)
         assert isinstance(dropped, list)
+
+
+def test_the_cookie_filter_reports_every_verdict_it_holds() -> None:
+    """``held()`` is what the bounded-memory checks read: it must count both directions."""
+    from consentgate.enforce.cookie_filter import CookieFilter
+
+    cookies = CookieFilter(POLICY)
+    for i in range(3):
+        cookies.inbound(b"_ga=1; x%d=2" % i, frozenset({"essential"}))
+    cookies.outbound([(b"set-cookie", b"a=1"), (b"set-cookie", b"b=1")], frozenset({"essential"}), (), False)
+    assert cookies.held() == 5

@@ -139,3 +139,14 @@ def test_a_flood_of_distinct_cookies_stays_bounded() -> None:
     for n in range(5000):
         visitors.decide(b"junk-%d" % n, (False, False, None), time.time())
     assert visitors.held() <= 1000
+
+
+def test_without_choice_is_the_consent_of_a_request_with_no_valid_cookie_in_that_situation() -> None:
+    visitors = Visitors(CODEC, ConsentResolver(POLICY))
+    plain = visitors.without_choice()
+    assert (plain.granted, plain.needs_choice, plain.is_student, plain.gpc, plain.tenant) == (
+        frozenset({"essential"}), True, False, False, None,
+    )  # fmt: skip
+    student = visitors.without_choice(is_student=True, gpc=True, tenant="lincoln-high")
+    assert (student.is_student, student.gpc, student.tenant) == (True, True, "lincoln-high")
+    assert dict(student.locked) == {"analytics": "student", "marketing": "student", "personalization": "student"}
