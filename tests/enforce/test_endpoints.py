@@ -319,3 +319,92 @@ def test_get_consent_answers_the_banners_words_in_the_visitors_language() -> Non
         "needs_choice": True, "consent_id": None, "is_student": False, "gpc": False, "tenant": None,
         "revision": 5, "given_at": None,
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[]", 'expected a JSON object such as {"action": "accept_all"}'),
+        (b'{"action": "deny_all", "extra": 1, "b": 2}', "unknown field(s): b, extra"),
+        (b"{}", 'give either "action" ("accept_all" or "deny_all") or "categories"'),
+        (b'{"action": "x' + b"y" * 50 + b'"}', "unknown action 'x" + "y" * 39 + "': use \"accept_all\" or \"deny_all\""),
+        (b'{"action": "deny_all", "method": "DROP TABLE"}', '"method" must be a short lowercase token such as "banner:save"'),
+        (b'{"action": "deny_all", "language": "<script>"}', '"language" must be a language code such as "en"'),
+        (b'{"action": "deny_all", "gpc": "yes"}', '"gpc" must be true or false (navigator.globalPrivacyControl)'),
+        (b'{"action": "deny_all", "gpc": 1}', '"gpc" must be true or false (navigator.globalPrivacyControl)'),
+        (b'{"categories": ["analytics", "tracking", "x"]}', "unknown category 'tracking', 'x'; categories are essential, personalization, analytics, marketing"),
+        (b'{"categories": "analytics"}', '"categories" must be a list of category names'),
+    ],
+)
+def test_bad_decisions_are_answered_with_exact_messages(body: bytes, message: str) -> None:
+    response = client(build_app()).post(
+        "/_consent", content=body, headers={"content-type": "application/json", "origin": "http://testserver"}
+    )
+    assert (response.status_code, response.json()) == (400, {"error": message})
+    assert "set-cookie" not in response.headers
+
+
+def test_the_decision_handed_to_the_hook_and_the_answer_exactly() -> None:
+    """A student of a school that also denies personalization, with the banner's GPC signal, asks for
+    everything in French: the hook gets every field right and the answer speaks French."""
+    from consentgate.banner.banner import Banner
+
+    decisions: list[Decision] = []
+    app = build_app(
+        on_decision=decisions.append,
+        student_resolver=lambda scope: True,
+        tenant_resolver=lambda scope: "lincoln-high",
+    )
+    tc = client(app)
+    response = decide(tc, {"categories": ["analytics", "marketing", "personalization"], "gpc": True},
+                      **{"accept-language": "fr-CA,fr;q=0.9"})  # fmt: skip
+    (decision,) = decisions
+    assert decision.method == "categories"
+    assert (decision.requested, decision.granted, decision.stored) == (
+        {"analytics", "marketing", "personalization"}, set(), set(),
+    )  # fmt: skip
+    assert decision.refused == {"analytics", "marketing", "personalization"}
+    assert dict(decision.limited_by) == {"analytics": "student", "marketing": "student", "personalization": "student"}
+    assert (decision.is_student, decision.gpc, decision.tenant, decision.language) == (True, True, "lincoln-high", "fr")
+    assert decision.revision == 3
+    middleware = app.middleware_stack
+    while not isinstance(getattr(middleware, "banner", None), Banner):
+        middleware = middleware.app  # type: ignore[union-attr]
+    assert decision.notice_hash == middleware.banner.notice_hash("fr") != middleware.banner.notice_hash("en")
+    data = response.json()
+    assert data["language"] == "fr"
+    assert data["consent"]["locked"] == {"analytics": "student", "marketing": "student", "personalization": "student"}
+    stored = CODEC.decode(cookie_from(response, "consentgate").encode())
+    assert stored is not None
+    assert data["consent"]["given_at"] == decision.time.isoformat().replace("+00:00", "Z")
+    assert stored.given_at == int(decision.time.timestamp())
+    accepted = decide(tc, {"action": "accept_all", "language": "es"})
+    assert (decisions[1].method, decisions[1].language, accepted.json()["language"]) == ("accept_all", "es", "es")
+
+
+def test_a_failing_hook_is_logged_and_answered_exactly(caplog: pytest.LogCaptureFixture) -> None:
+    def hook(decision: Decision) -> None:
+        raise RuntimeError("database down")
+
+    response = decide(client(build_app(on_decision=hook)), {"action": "accept_all"})
+    assert response.json() == {"error": "your choice could not be recorded; please try again"}
+    (record,) = [r for r in caplog.records if r.name == "consentgate"]
+    assert record.getMessage() == "consentgate: the decision hook failed; the decision was not acknowledged"
+    assert record.exc_info is not None and "database down" in str(record.exc_info[1])
+
+
+def test_retry_after_is_whole_seconds_and_at_least_one() -> None:
+    from consentgate.enforce.endpoints import error_response
+
+    assert error_response(429, "slow down", 0.2).headers["retry-after"] == "1"
+    assert error_response(429, "slow down", 1.01).headers["retry-after"] == "2"
+    assert error_response(429, "slow down", 3.0).headers["retry-after"] == "3"
+    assert "retry-after" not in error_response(400, "bad").headers
+
+
+def test_a_json_content_type_with_parameters_is_json() -> None:
+    response = client(build_app()).post(
+        "/_consent", content=b'{"action": "deny_all"}',
+        headers={"content-type": "Application/JSON ; charset=utf-8", "origin": "http://testserver"},
+    )  # fmt: skip
+    assert response.status_code == 200

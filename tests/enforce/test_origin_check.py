@@ -158,3 +158,10 @@ def test_check_same_origin_on_its_own() -> None:
         with pytest.raises(RequestError) as refused:
             check_same_origin(_scope(headers, scheme))
         assert refused.value.status == 403
+
+
+def test_a_port_has_at_most_five_digits_and_a_host_is_never_empty() -> None:
+    assert _post(_middleware(), "/_consent", b"http://school.test:65535", b"school.test:65535")[0] == 200
+    assert _post(_middleware(), "/_consent", b"http://school.test:123456", b"school.test:123456")[0] == 403
+    assert _post(_middleware(), "/_consent", b"http://:80", b":80")[0] == 403
+    assert _post(_middleware(), "/_consent", b"http://:8000", b":8000")[0] == 403
