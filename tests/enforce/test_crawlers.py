@@ -191,3 +191,12 @@ def test_garbled_request_headers_are_not_a_crawler() -> None:
     detector = CrawlerDetector()
     assert not detector({"headers": [b"not a header pair"]})
     assert not detector({"headers": [(None, b"x")]})
+
+
+def test_a_user_agent_as_text_or_bytes_outside_latin_1_never_raises() -> None:
+    from consentgate.enforce.crawlers import CrawlerDetector
+
+    detector = CrawlerDetector()
+    assert detector.is_crawler("Mozilla/5.0 (compatible; Googlebot/2.1) \u2603")
+    assert detector.is_crawler(b"Mozilla/5.0 (compatible; Googlebot/2.1)")
+    assert not detector.is_crawler("Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0 \u2603")

@@ -408,3 +408,10 @@ def test_a_json_content_type_with_parameters_is_json() -> None:
         headers={"content-type": "Application/JSON ; charset=utf-8", "origin": "http://testserver"},
     )  # fmt: skip
     assert response.status_code == 200
+
+
+def test_a_request_error_reads_as_its_message() -> None:
+    from consentgate.enforce.endpoints import RequestError
+
+    error = RequestError(429, "slow down", retry_after=2.5)
+    assert (str(error), error.status, error.message, error.retry_after) == ("slow down", 429, "slow down", 2.5)

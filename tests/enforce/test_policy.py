@@ -502,3 +502,43 @@ def test_limits_are_inclusive_and_a_host_name_may_be_253_characters() -> None:
         make_policy(f"revision = 1\n[categories.video]\nhosts = ['{longest}d']")
     one_label = make_policy("revision = 1\n[categories.video]\ncookies = [{ name = 'v', domain = 'X' }]")
     assert one_label.deletion_rule("v").domain == "x"
+
+
+@pytest.mark.parametrize(
+    ("host", "accepted"),
+    [
+        ("www.yt.example", True),  # under the category's *. wildcard
+        ("*.yt.example", True),  # the wildcard itself
+        ("ads.example", True),  # an exact host
+        ("evilyt.example", False),  # ends like the wildcard's domain, but is not under it
+        ("yt.example", False),
+        ("x.ads.example", False),  # an exact host has no subdomains
+    ],
+)
+def test_an_embed_services_hosts_must_be_a_categorys(host: str, accepted: bool) -> None:
+    text = (
+        "revision = 1\n[categories.marketing]\nhosts = ['*.yt.example', 'ads.example']\n"
+        f"[embeds.services.V]\nhosts = ['{host}']"
+    )
+    if accepted:
+        assert make_policy(text).embeds.services["V"].hosts == (host,)
+        return
+    with pytest.raises(PolicyError) as error:
+        make_policy(text)
+    assert str(error.value) == f"test.toml: embeds.services.V.hosts[0]: '{host}' is not among the hosts of any category"
+
+
+def test_describe_says_how_crawlers_embeds_and_language_packs_are_set(tmp_path: Path) -> None:
+    off = make_policy("revision = 1\n[crawlers]\ndetect = false").describe().splitlines()
+    assert "  crawlers: not detected ([crawlers] detect = false): they get the banner like browsers" in off
+    tokens = make_policy("revision = 1\n[crawlers]\ntokens = ['schoolbot', 'linkcheck']").describe().splitlines()
+    assert "  crawlers: detected (no banner, no visit, no receipt); extra tokens: schoolbot, linkcheck" in tokens
+    services = make_policy(
+        "revision = 1\n[categories.marketing]\nhosts = ['a.example', 'b.example']\n"
+        "[embeds.services.A]\nhosts = ['a.example']\n[embeds.services.B]\nhosts = ['b.example']"
+    ).describe().splitlines()
+    assert '  embeds: "Load this once" offered; services described: A, B' in services
+    (tmp_path / "packs").mkdir()
+    path = tmp_path / "consent.toml"
+    path.write_text('revision = 1\nlocales = "packs"\n')
+    assert Policy.from_file(path).describe().splitlines()[-1] == f"  default language: en; language packs from {tmp_path / 'packs'}"

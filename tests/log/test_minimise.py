@@ -392,3 +392,14 @@ def test_the_minimisers_memos_stay_bounded_under_a_flood_of_new_values() -> None
         assert record.referrer_origin == f"https://r{i}.example"
         for memo in (minimiser._addresses, minimiser._referrers, minimiser._paths):
             assert len(memo) <= 4096
+
+
+def test_r_min_4_referrer_limits_are_inclusive() -> None:
+    longest_host = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+    assert referrer_origin(f"https://{longest_host}/x") == f"https://{longest_host}"
+    assert referrer_origin(f"https://{longest_host}d/x") is None
+    prefix = "https://school.example/"
+    assert referrer_origin(prefix + "a" * (4096 - len(prefix))) == "https://school.example"  # 4,096 characters
+    assert referrer_origin(prefix + "a" * (4097 - len(prefix))) is None
+    for value in (5, b"https://school.example/", ["https://school.example/"]):
+        assert referrer_origin(value) is None  # type: ignore[arg-type]
