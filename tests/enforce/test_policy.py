@@ -246,7 +246,7 @@ def test_describe_says_everything_the_policy_enforces() -> None:
     assert text == "\n".join(
         [
             "policy test.toml",
-            "  revision 3; consent kept 395 days, refusal 182 days; unknown cookies: allow; csp: enforce",
+            "  revision 3; consent kept 395 days, refusal 182 days; unknown cookies: allow; unknown storage: report; csp: enforce",
             "  [essential] (always on)",
             "    cookies: session, csrftoken",
             "    hosts:   -",
@@ -430,7 +430,7 @@ cookies = ["*_y", "x_1"]
         ('[{ name = "_ga", path = 3 }]', "categories.analytics.cookies[0].path: 3 is not a cookie path starting with '/'"),
         ('["x", { name = "_ga", domain = "bad domain" }]', "categories.analytics.cookies[1].domain: 'bad domain' is not a domain name"),
         ('[{ name = "_ga", domain = 7 }]', "categories.analytics.cookies[0].domain: 7 is not a domain name"),
-        ('[{ name = "_ga", secure = true }]', "categories.analytics.cookies[0].secure: unknown key 'secure' (known keys: domain, name, path)"),
+        ('[{ name = "_ga", secure = true }]', "categories.analytics.cookies[0].secure: unknown key 'secure' (known keys: description, domain, duration, name, path, provider)"),
         ('[{ path = "/" }]', "categories.analytics.cookies[0]: expected a cookie name or pattern, got None"),
     ],
 )
