@@ -34,6 +34,13 @@ def _status(code: int | None) -> str:
 
 def main(argv: list[str]) -> int:
     metas = sorted(MUTANTS.glob("src/**/*.py.meta"))
+    if "--names" in argv:  # for scripts/mutation --survivors
+        for meta in metas:
+            codes = json.loads(meta.read_text())["exit_code_by_key"]
+            for name, code in sorted(codes.items()):
+                if _status(code) in ("survived", "no tests"):
+                    print(name)
+        return 0
     if not metas:
         print("mutation: no results in mutants/ (run scripts/mutation first)", file=sys.stderr)
         return 2
