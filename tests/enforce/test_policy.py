@@ -542,3 +542,40 @@ def test_describe_says_how_crawlers_embeds_and_language_packs_are_set(tmp_path: 
     path = tmp_path / "consent.toml"
     path.write_text('revision = 1\nlocales = "packs"\n')
     assert Policy.from_file(path).describe().splitlines()[-1] == f"  default language: en; language packs from {tmp_path / 'packs'}"
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("3", "expected a storage key or pattern, got 3"),
+        ("''", "expected a storage key or pattern, got ''"),
+        ('"a\\u0001b"', "'a\\x01b' is not a storage key (control characters, or over 256)"),
+        ("'" + "k" * 257 + "'", f"'{'k' * 257}' is not a storage key (control characters, or over 256)"),
+        ("'*'", "'*' would match every key; use unknown_storage for that"),
+        ("'**'", "'**' would match every key; use unknown_storage for that"),
+        ("'a**b'", "'a**b': write a single '*'"),
+    ],
+)
+def test_storage_patterns_are_checked_with_exact_messages(item: str, message: str) -> None:
+    with pytest.raises(PolicyError) as error:
+        make_policy(f"revision = 1\n[categories.analytics]\nstorage = ['ok', {item}]")
+    assert str(error.value) == "test.toml: categories.analytics.storage[1]: " + message
+
+
+def test_storage_keys_are_classified_exact_first_then_the_most_specific_glob() -> None:
+    policy = make_policy(
+        "revision = 1\n[categories.analytics]\nstorage = ['_ga_*', 'amp_*', 'exact', 'a*z', '" + "k" * 256 + "']\n"
+        "[categories.marketing]\nstorage = ['_ga_x*', 'ex*', '*_q', 'b*y']\n[categories.personalization]\nstorage = ['b*x*y']"
+    )
+    assert policy.category_of_storage("exact") == "analytics"  # an exact key beats "ex*"
+    assert policy.category_of_storage("exactly") == "marketing"
+    assert policy.category_of_storage("_ga_1") == "analytics"
+    assert policy.category_of_storage("_ga_xy") == "marketing"  # "_ga_x*" is more specific than "_ga_*"
+    assert policy.category_of_storage("amp_\nline") == "analytics"  # "*" spans any character
+    assert policy.category_of_storage("az") == "analytics" and policy.category_of_storage("a.z") == "analytics"
+    assert policy.category_of_storage("az!") is None and policy.category_of_storage("zz") is None
+    assert policy.category_of_storage("x_q") == "marketing"
+    assert policy.category_of_storage("bxy") == "personalization"  # "b*x*y" has more literal characters
+    assert policy.category_of_storage("b_y") == "marketing"
+    assert policy.category_of_storage("k" * 256) == "analytics"
+    assert policy.category_of_storage("AMP_1") is None  # keys are case-sensitive
