@@ -125,3 +125,9 @@ def test_a_name_ends_at_the_first_equals_and_only_spaces_and_tabs_are_blank() ->
     assert filter_cookie_header(b"a=b=c;\x0b", {"a"}) == (b"a=b=c", [NAMELESS])
     assert request_cookie_value(b"x=1;\x0bname=v", b"name") is None  # "\x0b" is part of the name there
     assert request_cookie_value(b"x=1; \tname=v", b"name") == b"v"
+
+
+def test_request_cookie_value_trims_only_spaces_and_tabs() -> None:
+    assert request_cookie_value(b"name\x0b=v", b"name") is None  # "name\x0b" is another name
+    assert request_cookie_value(b"name=v\x0b", b"name") == b"v\x0b"
+    assert request_cookie_value(b"name = \tv \t; x=1", b"name") == b"v"

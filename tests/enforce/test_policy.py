@@ -579,3 +579,45 @@ def test_storage_keys_are_classified_exact_first_then_the_most_specific_glob() -
     assert policy.category_of_storage("b_y") == "marketing"
     assert policy.category_of_storage("k" * 256) == "analytics"
     assert policy.category_of_storage("AMP_1") is None  # keys are case-sensitive
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("crawlers = 3", "crawlers: expected a table, got 3"),
+        ("[crawlers]\ndetect = 'no'", "crawlers.detect: expected true or false, got 'no'"),
+        ("[crawlers]\ntokens = 'bot'", "crawlers.tokens: expected a list, got 'bot'"),
+        ("[crawlers]\ntokens = ['ab']", "crawlers.tokens[0]: 'ab' is not a user-agent token (3 to 64 printable characters, e.g. 'mymonitor')"),
+        ("[crawlers]\ntokens = ['abc', '" + "t" * 65 + "']", f"crawlers.tokens[1]: '{'t' * 65}' is not a user-agent token (3 to 64 printable characters, e.g. 'mymonitor')"),
+        ("[crawlers]\ntokens = [3]", "crawlers.tokens[0]: 3 is not a user-agent token (3 to 64 printable characters, e.g. 'mymonitor')"),
+        ("[crawlers]\nshy = true", "crawlers.shy: unknown key 'shy' (known keys: detect, tokens)"),
+        ("embeds = 3", "embeds: expected a table, got 3"),
+        ("[embeds]\nload_once = 'yes'", "embeds.load_once: expected true or false, got 'yes'"),
+        ("[embeds]\nservices = 3", "embeds.services: expected tables [embeds.services.NAME], got 3"),
+        ("[embeds.services]\nV = 3", "embeds.services.V: expected a table with hosts and cookies, got 3"),
+        ("[embeds.services.V]\nhosts = 'x'", "embeds.services.V.hosts: expected a list, got 'x'"),
+        ("[embeds.services.V]\ncookies = ['nope']", "embeds.services.V.cookies[0]: 'nope' is not among the cookies of any category"),
+        ("[embeds.services.V]\ncolor = 'red'", "embeds.services.V.color: unknown key 'color' (known keys: cookies, hosts)"),
+        ("[embeds]\nwhat = 1", "embeds.what: unknown key 'what' (known keys: load_once, services)"),
+        ("[categories.analytics]\nstorage = ['k']\n[categories.marketing]\nstorage = ['x', 'k']", "categories.marketing.storage[1]: 'k' is already listed under categories.analytics"),
+    ],
+)
+def test_crawlers_embeds_and_storage_are_checked_with_exact_messages(toml: str, message: str) -> None:
+    with pytest.raises(PolicyError) as error:
+        make_policy("revision = 1\n" + toml)
+    assert str(error.value) == "test.toml: " + message
+
+
+def test_crawler_tokens_embeds_and_storage_are_read_back() -> None:
+    policy = make_policy(
+        "revision = 1\n[crawlers]\ntokens = ['abc', '" + "t" * 64 + "', ' xyz ']\n"
+        "[categories.marketing]\nhosts = ['v.example']\ncookies = ['vc']\n"
+        "[embeds.services.V]\nhosts = ['v.example']\ncookies = ['vc']\n"
+        "[categories.analytics]\nstorage = ['_ga_*', 'amp']\n[categories.personalization]\nstorage = ['k']"
+    )
+    assert policy.crawlers.tokens == ("abc", "t" * 64, "xyz")
+    service = policy.embeds.services["V"]
+    assert (service.name, service.hosts, service.cookies) == ("V", ("v.example",), ("vc",))
+    lines = policy.describe().splitlines()
+    assert "    storage: _ga_*, amp" in lines and "    storage: k" in lines
+    assert policy.category_of_storage("k") == "personalization" and policy.category_of_storage("amp") == "analytics"
