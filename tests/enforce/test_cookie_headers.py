@@ -131,3 +131,9 @@ def test_request_cookie_value_trims_only_spaces_and_tabs() -> None:
     assert request_cookie_value(b"name\x0b=v", b"name") is None  # "name\x0b" is another name
     assert request_cookie_value(b"name=v\x0b", b"name") == b"v\x0b"
     assert request_cookie_value(b"name = \tv \t; x=1", b"name") == b"v"
+
+
+def test_prefixed_cookies_are_deleted_with_secure_whatever_the_scheme() -> None:
+    assert deletion_header("__Secure-id").endswith(b"; Path=/; Secure")
+    assert deletion_header("__Host-id").endswith(b"; Path=/; Secure")
+    assert deletion_header("__secure-id").endswith(b"; Path=/")  # the prefixes are case-sensitive

@@ -415,3 +415,26 @@ def test_a_request_error_reads_as_its_message() -> None:
 
     error = RequestError(429, "slow down", retry_after=2.5)
     assert (str(error), error.status, error.message, error.retry_after) == ("slow down", 429, "slow down", 2.5)
+
+
+def test_unknown_categories_are_named_five_at_most_and_cut_at_40_characters() -> None:
+    names = [f"c{i}" for i in range(7)] + ["x" * 50]
+    response = client(build_app()).post(
+        "/_consent", json={"categories": ["x" * 50, *names]}, headers={"origin": "http://testserver"}
+    )
+    error = response.json()["error"]
+    assert error.startswith(f"unknown category '{'x' * 40}', 'c0', 'c1', 'c2', 'c3'; categories are ")
+
+
+def test_state_without_wording_names_a_category_from_its_key() -> None:
+    from consentgate.enforce.consent import ConsentResolver
+    from consentgate.enforce.endpoints import ConsentEndpoints
+
+    policy = make_policy('revision = 1\n[categories.video_calls]\ndescription = { en = "Lessons by video." }')
+    endpoints = ConsentEndpoints(
+        policy, ConsentCookieCodec(SecretKeys.load(SECRET), policy), ConsentResolver(policy), prefix="/_consent",
+        on_decision=None, notice_hash=lambda language: "h", gpc_last_update=date(2026, 1, 1),
+    )  # fmt: skip
+    consent = ConsentResolver(policy).resolve(None, is_student=False, gpc=False, tenant=None)
+    (video,) = [c for c in endpoints.state(consent, {"headers": []})["categories"] if c["name"] == "video_calls"]
+    assert (video["label"], video["description"]) == ("Video calls", "Lessons by video.")

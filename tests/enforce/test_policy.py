@@ -621,3 +621,35 @@ def test_crawler_tokens_embeds_and_storage_are_read_back() -> None:
     lines = policy.describe().splitlines()
     assert "    storage: _ga_*, amp" in lines and "    storage: k" in lines
     assert policy.category_of_storage("k") == "personalization" and policy.category_of_storage("amp") == "analytics"
+
+
+def test_a_cookie_tables_declaration_is_read_back() -> None:
+    policy = make_policy(
+        'revision = 1\n[categories.analytics]\ncookies = [{ name = "_ga", description = { fr = "Mesure", en = "Counts" },'
+        ' duration = "2 years", provider = "  Google  " }, "_gid"]'
+    )
+    (ga, gid) = policy.category("analytics").cookies
+    assert (ga.description("fr"), ga.description("en"), ga.description("ja")) == ("Mesure", "Counts", None)
+    assert (dict(ga.durations), ga.provider) == ({"*": "2 years"}, "Google")
+    assert (dict(gid.descriptions), dict(gid.durations), gid.provider) == ({}, {}, None)
+    unknown = policy.deletion_rule("mystery")
+    assert (unknown.pattern, unknown.path, unknown.domain) == ("mystery", "/", None)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("3", "locales: expected the path of a folder of language packs, got 3"),
+        ("'  '", "locales: expected the path of a folder of language packs, got '  '"),
+    ],
+)
+def test_the_locales_folder_is_checked_with_exact_messages(value: str, message: str) -> None:
+    with pytest.raises(PolicyError) as error:
+        make_policy(f"revision = 1\nlocales = {value}")
+    assert str(error.value) == "test.toml: " + message
+
+
+def test_the_fingerprint_follows_the_text() -> None:
+    one, same, other = (Policy.from_toml(t) for t in ("revision = 1\n", "revision = 1\n", "revision = 1\n# note\n"))
+    assert one.fingerprint == same.fingerprint != other.fingerprint
+    assert len(one.fingerprint) == 64
