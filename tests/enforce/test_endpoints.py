@@ -438,3 +438,29 @@ def test_state_without_wording_names_a_category_from_its_key() -> None:
     consent = ConsentResolver(policy).resolve(None, is_student=False, gpc=False, tenant=None)
     (video,) = [c for c in endpoints.state(consent, {"headers": []})["categories"] if c["name"] == "video_calls"]
     assert (video["label"], video["description"]) == ("Video calls", "Lessons by video.")
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "message"),
+    [
+        ({"content-type": "text/plain"}, b"{}", 415, "send the decision as JSON with Content-Type: application/json"),
+        ({}, b"{}", 415, "send the decision as JSON with Content-Type: application/json"),
+        ({"content-type": "application/json", "content-length": "9000"}, b"{}", 413, "request body over 8192 bytes"),
+        ({"content-type": "application/json", "content-length": "x"}, b"{}", 400, "invalid Content-Length"),
+        ({"content-type": "application/json"}, b"{nope", 400, "body is not valid JSON"),
+    ],
+)
+def test_a_body_that_cannot_be_read_is_answered_exactly(
+    headers: dict[str, str], body: bytes, status: int, message: str
+) -> None:
+    import asyncio
+
+    from support.asgi import call_asgi
+
+    from consentgate import ConsentMiddleware
+
+    middleware = ConsentMiddleware(lambda *a: None, policy=make_policy(), secret_key=SECRET, decision_rate_limit=None)
+    raw = [(k.encode(), v.encode()) for k, v in headers.items()]
+    _, sent = asyncio.run(call_asgi(middleware, raw, method="POST", path="/_consent", body=body))
+    assert sent[0]["status"] == status
+    assert json.loads(sent[1]["body"]) == {"error": message}

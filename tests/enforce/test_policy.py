@@ -653,3 +653,9 @@ def test_the_fingerprint_follows_the_text() -> None:
     one, same, other = (Policy.from_toml(t) for t in ("revision = 1\n", "revision = 1\n", "revision = 1\n# note\n"))
     assert one.fingerprint == same.fingerprint != other.fingerprint
     assert len(one.fingerprint) == 64
+
+
+def test_from_dict_resolves_the_locales_folder_from_its_base_and_text_has_a_default_source(tmp_path: Path) -> None:
+    (tmp_path / "packs").mkdir()
+    assert Policy.from_dict({"revision": 1, "locales": "packs"}, base=tmp_path).locales == tmp_path / "packs"
+    assert Policy.from_toml("revision = 1").source == "<policy>"

@@ -403,3 +403,7 @@ def test_r_min_4_referrer_limits_are_inclusive() -> None:
     assert referrer_origin(prefix + "a" * (4097 - len(prefix))) is None
     for value in (5, b"https://school.example/", ["https://school.example/"]):
         assert referrer_origin(value) is None  # type: ignore[arg-type]
+
+
+def test_r_min_2_the_default_ipv6_prefix_is_exactly_48_bits() -> None:
+    assert truncate_ip("2001:db8:abcd:8000::1") == "2001:db8:abcd::"  # bit 49 set: dropped
