@@ -326,3 +326,17 @@ def test_postgres_reconnects_after_a_restart(postgres_server: Any, postgres_url:
     store.add_receipts([make_receipt("after")])
     assert store.counts() == (2, 0)
     store.close()
+
+
+@pytest.mark.postgres
+def test_postgres_read_after_a_restart_opens_a_new_connection(postgres_server: Any, postgres_url: str) -> None:
+    # The read connection is kept between reads; the server's restart closes it. A read is safe to
+    # repeat, so the first one afterwards is answered on a new connection rather than reported as an
+    # outage. (A write is not repeated: its caller spools or retries it.)
+    store = open_store(postgres_url)
+    store.add_receipts([make_receipt("before")])
+    assert store.counts() == (1, 0)
+    postgres_server.stop()
+    postgres_server.start()
+    assert store.counts() == (1, 0)
+    store.close()

@@ -209,13 +209,21 @@ class PostgresStore(Store):
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         psycopg = self.psycopg
         with self._locks["reads"]:
-            conn = self._connection("reads")
-            try:
-                with conn.transaction():
-                    rows = conn.execute(_placeholders(sql), tuple(params)).fetchall()
-                return [tuple(row) for row in rows]
-            except psycopg.Error as exc:
-                raise self._fail(exc, "reads") from exc
+            while True:
+                before = self._conns.get("reads")
+                conn = self._connection("reads")
+                kept = conn is before
+                try:
+                    with conn.transaction():
+                        rows = conn.execute(_placeholders(sql), tuple(params)).fetchall()
+                    return [tuple(row) for row in rows]
+                except psycopg.Error as exc:
+                    if kept and conn.broken:
+                        # A kept connection the server closed meanwhile (a restart): a read is
+                        # safe to repeat, once, on a new connection.
+                        self._drop("reads")
+                        continue
+                    raise self._fail(exc, "reads") from exc
 
     def close(self) -> None:
         for purpose, lock in self._locks.items():
