@@ -170,6 +170,7 @@ class ConsentMiddleware:
             shared_buckets=privacy_log.rate_buckets()
             if privacy_log is not None and decision_rate_limit is not None and decision_rate_limit.shared
             else None,
+            client_address=privacy_log.client_address if privacy_log is not None else None,
         )
         # The privacy log's visitor endpoints (my-data, forget) live under the consent prefix.
         self._rights_prefix = prefix + "/" if privacy_log is not None else None

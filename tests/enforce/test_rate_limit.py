@@ -72,17 +72,18 @@ def test_the_least_recently_used_client_is_forgotten_first() -> None:
 
 @pytest.mark.parametrize(
     "limit",
-    [{"burst": 0}, {"burst": -1}, {"per_minute": 0}, {"per_minute": -0.5}, {"max_clients": 0}],
+    [{"burst": 0}, {"burst": -1}, {"per_minute": 0}, {"per_minute": -0.5}, {"max_clients": 0}, {"per_address": 0}],
 )
 def test_limits_that_would_refuse_everything_or_remember_nobody_are_errors(limit: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match=r"^decision rate limit: burst >= 1, per_minute > 0 and max_clients >= 1$"):
+    message = r"^decision rate limit: burst >= 1, per_minute > 0, max_clients >= 1 and per_address >= 1$"
+    with pytest.raises(ValueError, match=message):
         DecisionRateLimit(**limit)  # type: ignore[arg-type]
 
 
 def test_the_smallest_valid_limit_is_accepted() -> None:
     limit = DecisionRateLimit(burst=1, per_minute=0.001, max_clients=1)
     assert RateLimiter(limit).acquire("a", now=0.0) == 0.0
-    assert DecisionRateLimit() == DecisionRateLimit(burst=20, per_minute=30.0, max_clients=50_000)
+    assert DecisionRateLimit() == DecisionRateLimit(burst=20, per_minute=30.0, max_clients=50_000, per_address=10)
 
 
 def test_a_decision_loop_is_cut_off_with_429_and_records_nothing_more() -> None:
@@ -107,7 +108,8 @@ def test_a_decision_loop_is_cut_off_with_429_and_records_nothing_more() -> None:
 
 def test_first_decisions_without_a_consent_id_are_limited_per_client_address() -> None:
     decisions: list[Decision] = []
-    app = build_app(on_decision=decisions.append, decision_rate_limit=DecisionRateLimit(burst=3, per_minute=SLOW))
+    limit = DecisionRateLimit(burst=3, per_minute=SLOW, per_address=1)
+    app = build_app(on_decision=decisions.append, decision_rate_limit=limit)
     # A script that drops the cookie every time gets a new consent id every time: the address is the key.
     statuses = [decide(client(app), {"action": "deny_all"}).status_code for _ in range(10)]
     assert statuses == [200] * 3 + [429] * 7
@@ -117,7 +119,7 @@ def test_first_decisions_without_a_consent_id_are_limited_per_client_address() -
 
 
 def test_a_known_visitor_is_limited_by_consent_id_not_by_address() -> None:
-    app = build_app(decision_rate_limit=DecisionRateLimit(burst=1, per_minute=SLOW))
+    app = build_app(decision_rate_limit=DecisionRateLimit(burst=1, per_minute=SLOW, per_address=1))
     tc = client(app)
     cookie = "consentgate=" + cookie_from(decide(tc, {"action": "deny_all"}), "consentgate")
     tc.cookies.clear()
@@ -130,3 +132,26 @@ def test_limit_can_be_turned_off() -> None:
     app = build_app(decision_rate_limit=None)
     tc = client(app)
     assert {decide(tc, {"action": "deny_all"}).status_code for _ in range(50)} == {200}
+
+
+def test_an_address_bucket_holds_per_address_times_more_for_people_behind_one_nat() -> None:
+    # A school's network: every pupil's first decision comes from the same address.
+    limiter = RateLimiter(DecisionRateLimit(burst=2, per_minute=60, per_address=5))
+    assert [limiter.acquire("ip:198.51.100.1", now=0.0) for _ in range(10)] == [0.0] * 10
+    assert limiter.acquire("ip:198.51.100.1", now=0.0) == pytest.approx(0.2)  # 5 tokens a second
+    assert limiter.acquire("ip:198.51.100.1", now=0.2) == 0.0
+    # A browser known by its consent id keeps the plain limit.
+    assert [limiter.acquire("id:abc", now=0.0) for _ in range(2)] == [0.0, 0.0]
+    assert limiter.acquire("id:abc", now=0.0) == pytest.approx(1.0)
+    assert DecisionRateLimit(burst=2, per_minute=60, per_address=5).for_address() == DecisionRateLimit(
+        burst=10, per_minute=300, per_address=1
+    )
+
+
+def test_a_classroom_records_its_first_decisions_through_one_address() -> None:
+    decisions: list[Decision] = []
+    limit = DecisionRateLimit(burst=3, per_minute=SLOW, per_address=4)
+    app = build_app(on_decision=decisions.append, decision_rate_limit=limit)
+    statuses = [decide(client(app), {"action": "deny_all"}).status_code for _ in range(14)]
+    assert statuses == [200] * 12 + [429] * 2
+    assert len(decisions) == 12

@@ -21,7 +21,7 @@ from consentgate.log.shared_limit import StoreRateLimit
 from consentgate.log.stores.base import Store
 from consentgate.log.stores.factory import open_store
 
-LIMIT = DecisionRateLimit(burst=3, per_minute=30)  # one more every 2 s
+LIMIT = DecisionRateLimit(burst=3, per_minute=30, per_address=1)  # one more every 2 s
 KEY = b"k" * 32
 
 
@@ -125,3 +125,26 @@ def test_two_middlewares_with_one_privacy_log_store_share_the_limit(path: Path, 
         cookie = "consentgate=" + cookie_from(decide(clients[0], {"action": "deny_all"}), "consentgate")
         statuses = [decide(clients[n % 2], {"action": "accept_all"}, cookie=cookie).status_code for n in range(20)]
     assert statuses.count(200) == 5 and statuses.count(429) == 15
+
+
+def test_behind_a_trusted_proxy_first_decisions_are_counted_per_forwarded_address(path: Path, tmp_path: Path) -> None:
+    """The log's trusted proxies decide whose address a first decision is charged to: behind the
+    proxy, each visitor's forwarded address has its own bucket (not one for the whole site)."""
+    log = PrivacyLog(str(path), make_policy(), spool_path=tmp_path / "p.spool", trusted_proxies=["10.0.0.0/8"])
+    app = build_app(privacy_log=log, decision_rate_limit=DecisionRateLimit(burst=1, per_minute=0.01, per_address=2))
+    with client(app, client=("10.9.8.7", 5555)) as tc:
+
+        def first(address: str) -> int:
+            tc.cookies.clear()
+            return int(decide(tc, {"action": "deny_all"}, **{"x-forwarded-for": address}).status_code)
+
+        assert [first("198.51.100.1") for _ in range(3)] == [200, 200, 429]
+        assert [first("198.51.100.2") for _ in range(3)] == [200, 200, 429]
+    # An untrusted peer's forwarding header is not believed: its own address is the key.
+    with client(app, client=("192.0.2.50", 5555)) as tc:
+
+        def claimed(address: str) -> int:
+            tc.cookies.clear()
+            return int(decide(tc, {"action": "deny_all"}, **{"x-forwarded-for": address}).status_code)
+
+        assert [claimed(f"203.0.113.{n}") for n in range(3)] == [200, 200, 429]

@@ -163,8 +163,12 @@ class ConsentEndpoints:
         wording: Wording | None = None,
         pages: Mapping[str, ASGIApp] | None = None,
         shared_buckets: SharedBuckets | None = None,
+        client_address: Callable[[Scope], str | None] | None = None,
     ) -> None:
         self.policy = policy
+        #: the visitor's address for the rate limit (default: the connection's peer); the privacy
+        #: log gives one that believes its trusted proxies' forwarding headers
+        self.client_address = client_address
         self.wording = wording
         self.rate_limiter = (
             RateLimiter(rate_limit, shared_buckets, key=codec.derive_key(b"rate-limit"))
@@ -233,6 +237,8 @@ class ConsentEndpoints:
             return
         if previous is not None:
             key = "id:" + previous.consent_id
+        elif self.client_address is not None:
+            key = "ip:" + (self.client_address(scope) or "?")
         else:
             client = scope.get("client")
             key = "ip:" + (client[0] if client else "?")

@@ -94,6 +94,9 @@ class PrivacyLogHooks(Protocol):
     def rate_buckets(self) -> SharedBuckets | None:
         """Decision rate-limit buckets shared by every process using the same log, or None."""
 
+    def client_address(self, scope: Scope) -> str | None:
+        """The visitor's address, believing the log's trusted proxies (None when unknown)."""
+
     async def start(self) -> None:
         """Called on ``lifespan.startup``."""
 

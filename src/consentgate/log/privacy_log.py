@@ -37,7 +37,7 @@ from consentgate.enforce.hooks import DiscoverySink, VisitSink
 from consentgate.enforce.policy import Policy
 from consentgate.enforce.rate_limit import SharedBuckets
 from consentgate.i18n.catalogs import Localizer
-from consentgate.log.client_ip import TrustedProxies
+from consentgate.log.client_ip import TrustedProxies, client_ip
 from consentgate.log.cookie_discovery import CookieDiscovery
 from consentgate.log.data_rights import DataRights
 from consentgate.log.geo import CountryLookup
@@ -246,6 +246,11 @@ class PrivacyLog:
     def discovery_sink(self) -> DiscoverySink | None:
         """Lets the middleware note undeclared cookie names (live discovery)."""
         return None if self.discovery is None else self.discovery.sink()
+
+    def client_address(self, scope: Scope) -> str | None:
+        """The visitor's address as this log sees it: the connection's peer or, behind one of its
+        trusted proxies, the address the proxy forwarded (the decision rate limit keys on it)."""
+        return client_ip(scope, self.visits.trusted)
 
     def rate_buckets(self) -> SharedBuckets:
         """The decision rate limit's buckets in this log's store, shared by every process that
