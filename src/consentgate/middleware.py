@@ -141,6 +141,7 @@ class ConsentMiddleware:
         identity = self.visits.identity if self.visits is not None else _no_identity
         self.visitors = Visitors(self.codec, self.resolver, identity)
         self.cookies.discovery = privacy_log.discovery_sink() if privacy_log is not None else None
+        self.cookies.unnoted = self.crawlers  # a crawler's cookies are no discovery entry
 
         # The banner and the consent-aware CSP, applied to HTML pages.
         self.localizer = Localizer(policy, language, locales)
@@ -307,7 +308,7 @@ class ConsentMiddleware:
         """The scope the app gets (without disallowed cookies) and the cookies to delete."""
         if not cookie_header:
             return scope, ()
-        filtered, withdrawn = self.cookies.inbound(cookie_header, granted, scope["path"])
+        filtered, withdrawn = self.cookies.inbound(cookie_header, granted, scope)
         if filtered is not None:
             scope = dict(scope)
             headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"cookie"]
@@ -339,7 +340,7 @@ class ConsentMiddleware:
                 outbound = self.cookies.outbound(message.get("headers", ()), granted, withdrawn, https)
                 message["headers"] = outbound.headers
                 if outbound.undeclared:  # names no policy rule names: live cookie discovery
-                    self.cookies.note("set-cookie", outbound.undeclared, scope["path"])
+                    self.cookies.note("set-cookie", outbound.undeclared, scope)
                 if self.visits is not None:
                     self.visits.record(scope, consent, identity, message["status"], outbound)
                 if pages is not None:

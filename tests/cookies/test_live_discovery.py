@@ -5,7 +5,6 @@ cookie values the whole database holds none of them, and no consent id beside a 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -146,19 +145,37 @@ def test_undeclared_names_are_found_folded_and_counted_and_nothing_else_is_store
         assert consent_id not in repr(row)
 
 
-def test_requests_whose_cookies_are_all_declared_queue_nothing(tmp_path: Path) -> None:
-    log = PrivacyLog(str(tmp_path / "log.sqlite3"), Policy.from_toml(POLICY), flush_interval=0.02)
-    assert log.discovery is not None
-    queue = log.discovery.queue
-    tc = TestClient(site(log))  # no lifespan: the queue is only filled, never emptied
-    for _ in range(3):
-        assert tc.get("/plain", headers={"cookie": f"csrftoken={VALUES['csrftoken']}; _ga=1"}).status_code == 200
-    assert len(queue) == 0
-    tc.get("/plain", headers={"cookie": "csrftoken=a; newcomer=b"})
-    assert len(queue) == 1
-    direction, names, path, moment = queue[0]
-    assert (direction, names, path) == ("cookie", ("newcomer",), "/plain")
-    assert abs(moment - time.time()) < 3600  # a time, nothing else
+def test_requests_whose_cookies_are_all_declared_note_nothing(tmp_path: Path) -> None:
+    target = str(tmp_path / "log.sqlite3")
+    log = PrivacyLog(target, Policy.from_toml(POLICY), flush_interval=0.02)
+    with TestClient(site(log)) as tc:
+        for _ in range(3):
+            assert tc.get("/plain", headers={"cookie": f"csrftoken={VALUES['csrftoken']}; _ga=1"}).status_code == 200
+        assert log.counters()["undeclared_dropped"] == 0
+        tc.get("/plain", headers={"cookie": "csrftoken=a; newcomer=b"})
+    with open_store(target) as store:  # the lifespan's shutdown wrote what was noted
+        (row,) = store.undeclared_cookies()
+    assert (row.name, row.direction, row.count, row.example_path) == ("newcomer", "cookie", 1, "/plain")
+    assert row.first_seen == row.last_seen and row.first_seen.endswith("Z")  # a time, nothing else
+
+
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+
+
+def test_a_crawlers_cookies_are_no_discovery_entry(tmp_path: Path) -> None:
+    # Issue 16: nothing is recorded for a crawler, discovery included, in both directions.
+    target = str(tmp_path / "log.sqlite3")
+    log = PrivacyLog(target, Policy.from_toml(POLICY), flush_interval=0.02)
+    with TestClient(site(log)) as tc:
+        crawler = {"cookie": "csrftoken=a; crawled=b", "user-agent": GOOGLEBOT}
+        assert tc.get("/shop/1", headers=crawler).status_code == 200  # sends cart_* and promo_seen
+        assert tc.get("/plain", headers=crawler).status_code == 200  # carries "crawled"
+        browser = {"cookie": "csrftoken=a; newcomer=b", "user-agent": FIREFOX}
+        assert tc.get("/plain", headers=browser).status_code == 200
+    with open_store(target) as store:  # the lifespan's shutdown wrote what was noted
+        rows = {(r.name, r.direction) for r in store.undeclared_cookies()}
+    assert rows == {("newcomer", "cookie")}
 
 
 def test_discovery_can_be_turned_off(tmp_path: Path) -> None:

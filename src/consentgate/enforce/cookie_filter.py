@@ -14,8 +14,10 @@ Response header names are compared case-insensitively (some frameworks, Django a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
+
+from starlette.types import Scope
 
 from consentgate.enforce.consent_cookie import CONSENT_COOKIE_NAMES
 from consentgate.enforce.cookie_headers import deletion_header, set_cookie_name
@@ -73,6 +75,8 @@ class CookieFilter:
         self._allow_unknown = policy.unknown_cookies == "allow"
         #: where names no rule names are noted (live cookie discovery; set by the middleware)
         self.discovery: DiscoverySink | None = None
+        #: requests whose names are not noted (crawlers: no discovery entry; set by the middleware)
+        self.unnoted: Callable[[Scope], bool] | None = None
         # granted set -> name shape -> verdict (few granted sets exist: one table each)
         self._inbound: Memo[frozenset[str], Memo[bytes, InboundVerdict]] = Memo(self._shape_table, 64)
         self._outbound: Memo[frozenset[str], Memo[bytes, bool | Undeclared]] = Memo(self._name_table, 64)
@@ -141,14 +145,14 @@ class CookieFilter:
     # -- inbound ---------------------------------------------------------------------------
 
     def inbound(
-        self, header: bytes, granted: frozenset[str], path: str | None = None
+        self, header: bytes, granted: frozenset[str], scope: Scope | None = None
     ) -> tuple[bytes | None, tuple[str, ...]]:
         """The request's ``Cookie`` header without disallowed cookies (``None``: unchanged, ``b""``:
         none left) and the known names the browser should delete (R-CON-6). With the request's
-        ``path``, names no rule names are noted for live discovery."""
+        ``scope``, names no rule names are noted for live discovery."""
         verdict = self._inbound[granted][_VALUES.sub(b"=", header)]
-        if verdict.undeclared and path is not None:
-            self.note("cookie", verdict.undeclared, path)
+        if verdict.undeclared and scope is not None:
+            self.note("cookie", verdict.undeclared, scope)
         if verdict.keep is None:
             return None, verdict.withdrawn
         kept = [
@@ -156,11 +160,12 @@ class CookieFilter:
         ]
         return b"; ".join(kept), verdict.withdrawn
 
-    def note(self, direction: str, names: tuple[str, ...], path: str) -> None:
+    def note(self, direction: str, names: tuple[str, ...], scope: Scope) -> None:
         """Live cookie discovery: queue names no rule names (only requests that carry one get
-        here). One tuple on a bounded queue; the privacy log's writer folds and stores them."""
-        if self.discovery is not None:
-            self.discovery.note(direction, names, path)
+        here), unless the request is one not to note (a crawler's). One tuple on a bounded queue;
+        the privacy log's writer folds and stores them."""
+        if self.discovery is not None and (self.unnoted is None or not self.unnoted(scope)):
+            self.discovery.note(direction, names, scope["path"])
 
     def deletion_headers(self, names: tuple[str, ...], https: bool) -> list[Header]:
         """``Set-Cookie`` headers deleting these cookies with their rules' Path and Domain (R-CK-2)."""
