@@ -226,6 +226,27 @@ def test_sqlite_stages_visits_and_moves_them_in_bulk_without_losing_any(
     store.close()
 
 
+def test_sqlite_stage_counts_look_up_the_ends_of_each_table_instead_of_reading_it(tmp_path: Path) -> None:
+    """Every visit batch counts the staged and indexed rows: that must cost a few b-tree lookups,
+    not a pass over a table holding months of visits (MAX(id) - MIN(id) in one SELECT scans)."""
+    import sqlite3
+
+    from consentgate.log.stores.sqlite import _STAGE_COUNTS
+
+    path = tmp_path / "log.sqlite3"
+    store = open_store(str(path))
+    store.add_visits([make_visit(f"cid-{i}") for i in range(3)])
+    with sqlite3.connect(path) as conn:
+        plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + _STAGE_COUNTS)]
+        assert conn.execute(_STAGE_COUNTS).fetchone() == (3, 0)
+    store.close()
+    assert [step for step in plan if step.startswith("SEARCH")] == [
+        "SEARCH consentgate_visits_recent", "SEARCH consentgate_visits_recent",
+        "SEARCH consentgate_visits", "SEARCH consentgate_visits",
+    ]  # fmt: skip
+    assert not [step for step in plan if step.startswith("SCAN consentgate")]
+
+
 
 
 def test_sqlite_file_is_created_owner_only_in_wal_mode(tmp_path: Path) -> None:

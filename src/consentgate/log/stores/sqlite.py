@@ -64,10 +64,16 @@ _MOVE_STAGED = (
     "DELETE FROM consentgate_visits_recent",
 )
 # Rows in a table, from its rowid range: ids only grow (AUTOINCREMENT), a move empties the stage, and
-# the few rows a forget or purge takes out of the middle only make it a slight overcount.
-_STAGED = "SELECT COALESCE(MAX(visit_id) - MIN(visit_id) + 1, 0) FROM consentgate_visits_recent"
-_INDEXED = "SELECT COALESCE(MAX(visit_id) - MIN(visit_id) + 1, 0) FROM consentgate_visits"
-
+# the few rows a forget or purge takes out of the middle only make it a slight overcount. Each MIN
+# and MAX in a subquery of its own: SQLite looks up a lone MIN or MAX of the rowid in the b-tree,
+# but MAX(visit_id) - MIN(visit_id) in one SELECT scans the whole table (measured: 50 us of CPU per
+# visit at 300,000 stored visits in batches of 500, against 8 us with an empty table).
+_STAGE_COUNTS = (
+    "SELECT COALESCE((SELECT MAX(visit_id) FROM consentgate_visits_recent)"
+    " - (SELECT MIN(visit_id) FROM consentgate_visits_recent) + 1, 0),"
+    " COALESCE((SELECT MAX(visit_id) FROM consentgate_visits)"
+    " - (SELECT MIN(visit_id) FROM consentgate_visits) + 1, 0)"
+)
 
 class SQLiteStore(Store):
     """A privacy log in the SQLite file ``path`` (created with mode 0600 when missing).
@@ -208,8 +214,7 @@ class SQLiteStore(Store):
 
         def stage(conn: sqlite3.Connection) -> int:
             added = sum(max(conn.execute(sql, params).rowcount, 0) for sql, params in statements)
-            staged = conn.execute(_STAGED).fetchone()[0]
-            indexed = conn.execute(_INDEXED).fetchone()[0]
+            staged, indexed = conn.execute(_STAGE_COUNTS).fetchone()
             if staged >= min(max(VISIT_STAGE_MIN, indexed // _STAGE_SHARE), VISIT_STAGE_MAX):
                 for sql in _MOVE_STAGED:
                     conn.execute(sql)
