@@ -17,7 +17,7 @@ from typing import Literal
 
 from starlette.types import Scope
 
-__all__ = ["TrustedProxies", "client_ip", "normalise_ip", "parse_forwarded_for"]
+__all__ = ["TrustedProxies", "client_ip", "normalise_ip", "parse_forwarded_for", "parse_ip"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -47,12 +47,18 @@ def _parse_address(text: str) -> IPAddress | None:
     return address
 
 
+def parse_ip(text: str) -> IPAddress | None:
+    """The IP address ``text`` holds (surrounding spaces and an IPv6 zone id ignored, IPv4-mapped
+    IPv6 taken as the IPv4 address it carries), or ``None`` when it holds none."""
+    return _parse_address(text.strip()) if isinstance(text, str) else None
+
+
 def normalise_ip(text: str) -> str | None:
     """The canonical text of an IP address, or ``None`` when ``text`` is not one.
 
     ``::ffff:192.0.2.1`` becomes ``192.0.2.1``; IPv6 is compressed and lowercased.
     """
-    address = _parse_address(text.strip()) if isinstance(text, str) else None
+    address = parse_ip(text)
     return None if address is None else str(address)
 
 

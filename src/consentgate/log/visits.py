@@ -365,9 +365,11 @@ class VisitLog:
         for item in batch:
             try:
                 moment, path, peer, user_agent, referrer, proxy_headers, (consent_id, tenant, student) = item
-                scope = {"client": None if peer is None else (peer, 0), "headers": proxy_headers}
+                if proxy_headers:  # kept only behind trusted proxies; otherwise the peer is the client
+                    client = None if peer is None else (peer, 0)
+                    peer = client_ip({"client": client, "headers": proxy_headers}, trusted)
                 visit = record(
-                    moment, path, client_ip(scope, trusted), user_agent.decode("latin-1"),
+                    moment, path, peer, user_agent.decode("latin-1"),
                     None if referrer is None else referrer.decode("latin-1"),
                     consent_id, tenant, student,
                 )  # fmt: skip
