@@ -161,10 +161,11 @@ def main() -> int:
         print(json.dumps(summary, indent=2))
         return 0
     print(f"CPU per request served, medians of {args.rounds} rounds (load average {os.getloadavg()[0]:.1f})")
-    print(f"{'variant':<10}{'server µs':>11}{'child µs':>10}{'total µs':>10}{'pinned':>9}{'spare core':>12}")
+    width = max(len(v) for v in summary) + 2
+    print(f"{'variant':<{width}}{'server µs':>11}{'child µs':>10}{'total µs':>10}{'pinned':>9}{'spare core':>12}")
     for variant, row in summary.items():
         print(
-            f"{variant:<10}{row['server_us']:>11.1f}{row['child_us']:>10.1f}{row['total_us']:>10.1f}"
+            f"{variant:<{width}}{row['server_us']:>11.1f}{row['child_us']:>10.1f}{row['total_us']:>10.1f}"
             f"{row['pinned_ratio']:>9.1%}{row['spare_core_ratio']:>12.1%}"
         )
     print("pinned: bare's CPU per request / the variant's (throughput ratio on one core, children on it too);")
