@@ -54,6 +54,7 @@ __all__ = ["SCOPE_KEY", "ConsentMiddleware"]
 logger = logging.getLogger("consentgate")
 
 SCOPE_KEY = "consentgate.consent"
+"""The scope key of the request's :class:`~consentgate.enforce.consent.Consent` (also ``request.state.consent``)."""
 CRAWLER_DECISION = "automated clients (crawlers) cannot record consent decisions"
 _ESSENTIAL_ONLY = frozenset({"essential"})
 _now = time.time
@@ -76,6 +77,9 @@ class ConsentMiddleware:
             were changed; ``"always"`` to every response.
         https: force the cookie scheme; by default it follows ``scope["scheme"]``.
         development: allow a missing/weak secret (a random key is used; never in production).
+        notice_hash: ``language -> hex digest`` of the notice shown, recorded with every decision
+            (default: SHA-256 of the banner's texts).
+        gpc_last_update: ``lastUpdate`` of ``/.well-known/gpc.json`` (default: the start-up day).
         privacy_log: records receipts and visits (:class:`consentgate.PrivacyLog`); started and
             flushed on the app's lifespan.
         decision_rate_limit: how many decisions one client may record (a burst, then per minute;

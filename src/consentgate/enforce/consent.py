@@ -30,15 +30,21 @@ class Consent:
     needs_choice: bool
     """True when the visitor has no valid decision yet (the banner asks)."""
     consent_id: str | None = None
+    """The random id that links this visitor's records (``None`` before the first decision)."""
     is_student: bool = False
+    """Whether this is a student session (marketing, and what the policy denies students, stay off)."""
     gpc: bool = False
+    """Whether the request carries Global Privacy Control (``Sec-GPC: 1``)."""
     tenant: str | None = None
+    """The school (tenant) of the session, when the app names one."""
     chosen: frozenset[str] = frozenset({ESSENTIAL})
     """What the stored decision says, before ceilings."""
     locked: Mapping[str, LockReason] = field(default_factory=lambda: _EMPTY)
     """Categories a ceiling keeps off, with the reason ("student" or "gpc")."""
     given_at: int | None = None
+    """When the stored decision was made (Unix time), ``None`` before the first decision."""
     revision: int = 0
+    """The policy revision the stored decision was made under."""
 
     def allows(self, category: str) -> bool:
         """Whether cookies and scripts of ``category`` may run for this request."""
