@@ -108,6 +108,8 @@ function sync() {
     const c = box.dataset.consentgateCategory;
     box.disabled = !!state.locked[c];
     box.checked = state.granted.includes(c);
+    // Screen readers read hidden text: the lock's reason describes the switch only while it applies.
+    box.setAttribute('aria-describedby', `cg-d-${c}${state.locked[c] ? ' cg-k-' + c : ''}`);
   }
   for (const n of $$('[data-consentgate-note="gpc"]', root)) n.hidden = !state.gpc;
   for (const n of $$('[data-consentgate-lock="gpc"]', root)) n.hidden = state.locked[n.id.slice(5)] !== 'gpc';
