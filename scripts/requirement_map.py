@@ -3,7 +3,10 @@
 tests that prove them: a test cites an ID in its name (``test_r_gpc_2_...``) or its docstring.
 
     python scripts/requirement_map.py            # print the Markdown table
-    python scripts/requirement_map.py --write    # replace the table between the markers in README.md
+    python scripts/requirement_map.py --write    # replace the table between the markers in the docs page
+
+The table lives in docs/privacy-teams/requirement-map.md (the documentation site's requirement map);
+tests/test_requirement_map.py fails when it is out of date.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 _ID_FILE = ROOT / "tests/data/requirement_ids.txt"
 IDS = [line.strip() for line in _ID_FILE.read_text().splitlines() if line.strip()]
 BEGIN, END = "<!-- requirement-map:begin -->", "<!-- requirement-map:end -->"
+PAGE = ROOT / "docs/privacy-teams/requirement-map.md"
 
 
 def _ids_in(text: str) -> set[str]:
@@ -52,10 +56,9 @@ def table() -> str:
 def main() -> int:
     generated = table()
     if "--write" in sys.argv:
-        readme = ROOT / "README.md"
-        text = readme.read_text()
+        text = PAGE.read_text(encoding="utf-8")
         start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-        readme.write_text(text[:start] + "\n" + generated + "\n" + text[end:])
+        PAGE.write_text(text[:start] + "\n" + generated + "\n" + text[end:], encoding="utf-8")
     else:
         print(generated)
     return 0

@@ -24,7 +24,7 @@ from consentgate.i18n.catalogs import LANGUAGES, catalog
 pytestmark = pytest.mark.e2e
 
 EN = catalog("en")
-DOCS_PNG = Path(__file__).resolve().parents[2] / "docs" / "banner.png"
+DOCS_PNG = Path(__file__).resolve().parents[2] / "docs" / "images" / "banner.png"
 BANNER = '[data-consentgate="banner"]'
 NOTICE = '[data-consentgate="notice"]'
 DIALOG = '[data-consentgate="dialog"]'
@@ -646,7 +646,7 @@ def test_consent_aware_csp_blocks_a_denied_categorys_unannotated_tag(
     until(fresh, "window.marketingRan === 1")  # inline script allowed by its nonce
 
 
-# -- the screenshot in the README --------------------------------------------------------------
+# -- the screenshot in the README and the docs -----------------------------------------------------
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -658,7 +658,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 def test_screenshot_docs_banner_png(
     new_context: Callable[..., BrowserContext], site: str, tmp_path: Path
 ) -> None:
-    """docs/banner.png shows the first layer on a page; CONSENTGATE_SCREENSHOT=1 regenerates it."""
+    """docs/images/banner.png shows the first layer on a page; CONSENTGATE_SCREENSHOT=1 regenerates it."""
     page = new_context(viewport={"width": 1100, "height": 720}, reduced_motion="reduce").new_page()
     visit(page, site + "/")
     expect(page.locator(NOTICE)).to_be_visible()
@@ -667,5 +667,5 @@ def test_screenshot_docs_banner_png(
     page.screenshot(path=str(target))
     shot = target.read_bytes()
     assert png_size(shot) == (1100, 720)
-    assert DOCS_PNG.is_file(), "run with CONSENTGATE_SCREENSHOT=1 once to create docs/banner.png"
+    assert DOCS_PNG.is_file(), "run with CONSENTGATE_SCREENSHOT=1 once to create docs/images/banner.png"
     assert png_size(DOCS_PNG.read_bytes()) == (1100, 720)
