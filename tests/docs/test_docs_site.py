@@ -175,7 +175,9 @@ def test_sphinx_roles_become_markdown() -> None:
 
 def test_every_docs_page_is_in_the_navigation() -> None:
     pages = {p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")}
-    assert pages == set(nav_pages())
+    nav = set(nav_pages())
+    assert not pages - nav, f"add these pages to nav in mkdocs.yml (and link them from README.md): {sorted(pages - nav)}"
+    assert not nav - pages, f"mkdocs.yml's nav names pages that do not exist: {sorted(nav - pages)}"
 
 
 def test_readme_links_every_page_of_the_site() -> None:
