@@ -54,7 +54,7 @@ __all__ = ["SCOPE_KEY", "ConsentMiddleware"]
 logger = logging.getLogger("consentgate")
 
 SCOPE_KEY = "consentgate.consent"
-"""The scope key of the request's :class:`~consentgate.enforce.consent.Consent` (also ``request.state.consent``)."""
+"""Where the request's :class:`~consentgate.enforce.consent.Consent` is in the scope."""
 CRAWLER_DECISION = "automated clients (crawlers) cannot record consent decisions"
 _ESSENTIAL_ONLY = frozenset({"essential"})
 _now = time.time
