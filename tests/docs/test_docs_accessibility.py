@@ -15,7 +15,6 @@ from support.banner_app import build_site
 
 from consentgate.demo.app import create_demo_app
 from consentgate.i18n.catalogs import LANGUAGES, catalog
-from consentgate.log.rights_messages import MESSAGES
 
 pytestmark = pytest.mark.e2e
 
@@ -105,7 +104,7 @@ def test_my_data_page_has_no_axe_violations(
         page.goto(url + "/courses")
         page.goto(f"{url}/_consent/my-data?lang={language}")
         expect(page.locator("html")).to_have_attribute("lang", language)
-        expect(page.get_by_role("button", name=MESSAGES[language]["forget_button"])).to_be_visible()
+        expect(page.get_by_role("button", name=catalog(language)["my_data.forget_button"])).to_be_visible()
         results = Axe().run(page)
         assert results.violations_count == 0, results.generate_report()
     finally:
