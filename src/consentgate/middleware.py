@@ -81,9 +81,12 @@ class ConsentMiddleware:
             (default: SHA-256 of the banner's texts).
         gpc_last_update: ``lastUpdate`` of ``/.well-known/gpc.json`` (default: the start-up day).
         privacy_log: records receipts and visits (:class:`consentgate.PrivacyLog`); started and
-            flushed on the app's lifespan.
+            flushed on the app's lifespan, or, when no lifespan comes, started by the first
+            request and flushed at process exit (:mod:`consentgate.log.autostart`).
         decision_rate_limit: how many decisions one client may record (a burst, then per minute;
-            keyed by consent id, else by ``scope["client"]``); ``None`` turns the limit off.
+            keyed by consent id, else by ``scope["client"]``); with a privacy log its buckets live
+            in the log's store, so the limit holds for the whole site (``shared=False``: per
+            process); ``None`` turns the limit off.
         banner: inject the consent banner before ``</body>`` of HTML pages (``False``: place it
             yourself with ``{{ consentgate_banner(request) }}``, or not at all).
         csp: the consent-aware Content-Security-Policy mode; ``None`` follows the policy's ``csp``.

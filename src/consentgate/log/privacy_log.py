@@ -16,7 +16,9 @@ It then
   students only when the policy (``[visits] students``) and the school allow it (R-MIN-1). The
   request path only enqueues; a background writer does the rest;
 * serves ``<prefix>/my-data`` and ``<prefix>/forget`` for the visitor (R-VIS-1, R-VIS-2);
-* is started and flushed by the app's lifespan (the middleware calls :meth:`start`/:meth:`stop`).
+* is started and flushed by the app's lifespan (the middleware calls :meth:`start`/:meth:`stop`),
+  or, when no lifespan comes, started by the first request and flushed at process exit
+  (:mod:`~consentgate.log.autostart`).
 """
 
 from __future__ import annotations
