@@ -84,9 +84,10 @@ class ConsentMiddleware:
             flushed on the app's lifespan, or, when no lifespan comes, started by the first
             request and flushed at process exit (:mod:`consentgate.log.autostart`).
         decision_rate_limit: how many decisions one client may record (a burst, then per minute;
-            keyed by consent id, else by ``scope["client"]``); with a privacy log its buckets live
-            in the log's store, so the limit holds for the whole site (``shared=False``: per
-            process); ``None`` turns the limit off.
+            keyed by consent id, else by the network address, whose bucket is ``per_address``
+            times larger: the privacy log's trusted proxies' forwarded one, else
+            ``scope["client"]``); with a privacy log its buckets live in the log's store, so the
+            limit holds for the whole site (``shared=False``: per process); ``None`` turns it off.
         banner: inject the consent banner before ``</body>`` of HTML pages (``False``: place it
             yourself with ``{{ consentgate_banner(request) }}``, or not at all).
         csp: the consent-aware Content-Security-Policy mode; ``None`` follows the policy's ``csp``.
