@@ -78,13 +78,17 @@ def test_r_con_3_no_optional_category_starts_ticked() -> None:
 
 
 def test_r_con_3_returning_visitor_sees_their_choice() -> None:
+    """A decided visitor's page carries no first layer and no dialog, but the choice the script
+    ticks in the dialog when it opens (tests/banner/test_banner_part_e2e.py shows it ticked)."""
     tc = client(build_site())
     tc.post("/_consent", json={"categories": ["analytics"]}, headers={"origin": "http://testserver"})
     page = get_page(tc)
-    assert re.search(r'data-consentgate-category="analytics"[^>]* checked', page)
-    assert not re.search(r'data-consentgate-category="marketing"[^>]* checked', page)
-    assert re.search(r'data-consentgate="notice"[^>]* hidden', page)  # no first layer once decided
-    assert config_of(page)["needs"] is False
+    assert 'data-consentgate="notice"' not in page  # no first layer once decided
+    assert "<dialog" not in page and "data-consentgate-category" not in page
+    config = config_of(page)
+    assert config["needs_choice"] is False
+    assert config["granted"] == ["essential", "analytics"]
+    assert config["part"].startswith("/_consent/dialog?lang=en&v=")
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -114,29 +118,38 @@ def test_assets_carry_no_strings_of_any_language() -> None:
                 assert value not in code, (language, key)
 
 
+def part_of(page: str) -> str:
+    match = re.search(r'<script type="application/json" data-consentgate="policy">.*</template>', page, re.S)
+    assert match is not None
+    return match.group(0)
+
+
 def test_student_session_locks_marketing_with_a_reason() -> None:
+    """The first layer says so; the dialog (the same for everyone) gets the lock from the state."""
     page = get_page(client(build_site()), cookie="session=student")
-    assert catalog("en")["banner.student"] in html.unescape(page)
+    notice = page.split('data-consentgate="notice"', 1)[1].split("</section>", 1)[0]
+    assert catalog("en")["banner.student"] in html.unescape(notice)
+    assert config_of(page)["is_student"] is True
+    assert config_of(page)["locked"] == {"marketing": "student"}
+    assert part_of(page) == part_of(get_page(client(build_site())))  # nothing of the visitor in it
     marketing = re.search(r'<input [^>]*data-consentgate-category="marketing"[^>]*>', page)
-    assert marketing is not None and " disabled" in marketing.group(0)
-    reason = re.search(
-        r'<p class="cg-lock" id="cg-k-marketing" data-consentgate-lock="student">([^<]+)</p>', page
-    )
+    assert marketing is not None and 'aria-describedby="cg-d-marketing cg-k-marketing"' in marketing.group(0)
+    assert '<p class="cg-lock" id="cg-k-marketing" hidden></p>' in page  # filled by the script
+    reason = re.search(r'<p class="cg-lock" data-lock="student" hidden>([^<]+)</p>', page)
     assert reason is not None and reason.group(1) == catalog("en")["category.locked.student"]
-    assert config_of(page)["student"] is True
 
 
 def test_gpc_header_shows_the_opt_out_was_honoured() -> None:
     """R-GPC-3: the banner says the signal was honoured; marketing is locked off."""
     tc = client(build_site())
     plain = get_page(tc)
-    assert re.search(r'data-consentgate-note="gpc" hidden', plain)
+    assert re.search(r'data-consentgate="notice".*data-consentgate-note="gpc" hidden', plain, re.S)
     page = get_page(tc, **{"sec-gpc": "1"})
-    assert not re.search(r'data-consentgate-note="gpc" hidden', page)
-    assert catalog("en")["banner.gpc"] in html.unescape(page)
-    marketing = re.search(r'<input [^>]*data-consentgate-category="marketing"[^>]*>', page)
-    assert marketing is not None and " disabled" in marketing.group(0)
+    notice = page.split('data-consentgate="notice"', 1)[1].split("</section>", 1)[0]
+    assert 'data-consentgate-note="gpc">' in notice
+    assert catalog("en")["banner.gpc"] in html.unescape(notice)
     assert config_of(page)["locked"] == {"marketing": "gpc"}
+    assert config_of(page)["gpc"] is True
 
 
 def test_services_and_hosts_are_listed_per_category() -> None:
@@ -158,6 +171,9 @@ def test_policy_text_is_escaped_and_config_cannot_close_its_script() -> None:
     assert config["endpoint"] == "/_consent"
     raw = re.search(r'data-consentgate="config">(.*?)</script>', page, re.S).group(1)  # type: ignore[union-attr]
     assert raw.isascii()
+    policy_data = re.search(r'data-consentgate="policy">(.*?)</script>', page, re.S).group(1)  # type: ignore[union-attr]
+    assert policy_data.isascii() and "<" not in policy_data
+    assert json.loads(policy_data)["cat"]["analytics"][0] == "<img src=x onerror=alert(1)>"
 
 
 def test_notice_hash_is_the_sha256_of_the_text_shown() -> None:

@@ -18,8 +18,10 @@ THIRD_PARTY = "http://127.0.0.2:9"
 
 
 def page_and_config(tc: Any, **headers: str) -> tuple[str, dict[str, Any]]:
+    """A first visit's page and what the placeholders read: the policy's data in the banner's part
+    (inline on a first visit; fetched from <prefix>/dialog once the visitor has chosen)."""
     page = tc.get("/", headers=headers).text
-    match = re.search(r'data-consentgate="config">(.*?)</script>', page, re.S)
+    match = re.search(r'data-consentgate="policy">(.*?)</script>', page, re.S)
     assert match is not None
     return page, json.loads(match.group(1))
 
@@ -27,9 +29,12 @@ def page_and_config(tc: Any, **headers: str) -> tuple[str, dict[str, Any]]:
 def test_the_placeholders_words_and_data_in_the_visitors_language() -> None:
     page, config = page_and_config(client(build_embed_site(THIRD_PARTY)), **{"accept-language": "it"})
     it = catalog("it")
-    assert config["cat"]["marketing"] == [it["category.marketing.label"], ["127.0.0.2"]]
+    # per category: its label, hosts and cookies (what a placeholder names)
+    marketing = [it["category.marketing.label"], ["127.0.0.2"], ["_fbp", "VISITOR_INFO1_LIVE", "YSC"]]
+    assert config["cat"]["marketing"] == marketing
     assert set(config["cat"]) == {"personalization", "analytics", "marketing"}  # never essential
-    assert config["cookies"]["marketing"][0][0] == "_fbp"  # the category's cookies (also for withdrawal)
+    # the same cookies as the script deletes them on withdrawal: path, domain, a regular expression
+    assert config["cookies"]["marketing"][0] == ["/", None, "^_fbp$"]
     assert config["svc"] == {"SchoolTube": [["127.0.0.2"], ["VISITOR_INFO1_LIVE", "YSC"]]}
     assert config["once"] is True and config["reload"] is False
     template = re.search(r'<template data-consentgate="embed">(.*?)</template>', page, re.S)

@@ -11,14 +11,24 @@ it by hand in a Jinja2 template::
     ...
     {{ consentgate_banner(request) }}
 
+A page that asks for a choice carries the first layer and the banner's *part*
+(``templates/banner_part.html``: the preferences dialog, the click-to-load placeholder's template
+and the policy's data the script needs to clear withdrawn cookies and storage). A page for a
+visitor whose choice is current, most page views, carries only the reopen control, the status
+region and the visitor's state; the script fetches the part from ``GET <prefix>/dialog`` when it
+is first needed (:mod:`consentgate.banner.dialog`). The part depends on the language only, so it
+is one cacheable document per language.
+
 The notice hash recorded with every decision (R-CON-9) is the SHA-256 of the exact notice text
 shown in the visitor's language: the first layer, the dialog and every category's texts.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -32,13 +42,14 @@ from consentgate._files import package_dir
 from consentgate.banner.assets import AssetStore
 from consentgate.banner.csp import NONCE_STATE_KEY
 from consentgate.banner.declaration import CookieDeclarationPage, declaration_rows
+from consentgate.banner.dialog import DialogPage
 from consentgate.cookies.database import DATABASE_NAME
 from consentgate.cookies.declaration import Declaration
 from consentgate.enforce.consent import Consent
 from consentgate.enforce.policy import Policy
 from consentgate.i18n.catalogs import Localizer
 
-__all__ = ["BANNER_SCOPE_KEY", "PLACED_STATE_KEY", "Banner", "consentgate_banner"]
+__all__ = ["BANNER_SCOPE_KEY", "PLACED_STATE_KEY", "Banner", "Part", "consentgate_banner"]
 
 BANNER_SCOPE_KEY = "consentgate.banner"
 PLACED_STATE_KEY = "consentgate_banner_placed"
@@ -74,6 +85,31 @@ def _key(consent: Consent, language: str) -> tuple[Any, ...]:
     )
 
 
+def _js_regex(glob: str) -> str:
+    """A ``*`` glob as the source of an anchored JavaScript regular expression (no flags)."""
+    parts = (re.sub(r"[.+?^${}()|\[\]\\/]", r"\\\g<0>", part) for part in glob.split("*"))
+    return "^" + ".*".join(parts) + "$"
+
+
+def _script_json(data: Any) -> Markup:
+    """JSON for a ``<script type="application/json">``: ASCII only (right in any page charset: a
+    script's text takes no character references) and unable to close its element ("<" escaped)."""
+    text = json.dumps(data, ensure_ascii=True, separators=(",", ":")).replace("<", "\\u003c")
+    return Markup(text)  # noqa: S704 - JSON, "<" escaped
+
+
+class Part:
+    """The banner's part in one language: its HTML, and as served (UTF-8, gzipped, a digest)."""
+
+    __slots__ = ("body", "digest", "gzipped", "html")
+
+    def __init__(self, html: str) -> None:
+        self.html = html
+        self.body = html.encode("utf-8")
+        self.gzipped = gzip.compress(self.body, 9, mtime=0)
+        self.digest = hashlib.sha256(self.body).hexdigest()[:16]
+
+
 class Banner:
     """Renders the banner for one middleware; every result is cached (bounded)."""
 
@@ -92,23 +128,38 @@ class Banner:
         # The cookie declaration (policy texts, the cookie database where the policy is silent):
         # read once here, at start-up, not on the first page.
         self.declaration = Declaration(policy)
-        #: pages the consent endpoints serve for the banner: GET <prefix>/cookies
+        #: pages the consent endpoints serve for the banner: GET <prefix>/cookies, <prefix>/dialog
         self.declaration_page = CookieDeclarationPage(self, prefix=prefix)
-        self.pages: dict[str, ASGIApp] = {self.declaration_page.path: self.declaration_page}
+        self.part_path = prefix + "/dialog"
+        self.pages: dict[str, ASGIApp] = {
+            self.declaration_page.path: self.declaration_page,
+            self.part_path: DialogPage(self),
+        }
         self._declared: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self._declaration_html: dict[tuple[str, bool], str] = {}
         self._optional = policy.optional_categories
+        # Per optional category, its cookie rules as the script deletes them: [path, domain, the
+        # pattern as a JavaScript regular expression].
         self._cookies = {
-            c.name: [[r.pattern, r.path, r.domain] for r in c.cookies]
+            c.name: [[r.path, r.domain, _js_regex(r.pattern)] for r in c.cookies]
             for c in policy.categories
             if not c.required
         }
         self.embeds_url = assets.url(_EMBEDS_JS)
-        self._hosts = {c.name: list(c.hosts) for c in policy.categories}
+        # Per category, what its placeholders name: its hosts and cookie patterns.
+        self._embed_facts = {
+            c.name: [list(c.hosts), [r.pattern for r in c.cookies]] for c in policy.categories
+        }
         self._services = {s.name: [list(s.hosts), list(s.cookies)] for s in policy.embeds.services.values()}
         # Web storage keys / IndexedDB names per optional category: cleared on withdrawal.
-        self._storage = {c.name: list(c.storage) for c in policy.categories if c.storage and not c.required}
+        self._storage = {
+            c.name: [_js_regex(pattern) for pattern in c.storage]
+            for c in policy.categories
+            if c.storage and not c.required
+        }
+        self._gpc_denies = sorted(policy.gpc_denies)
         self._html: dict[tuple[Any, ...], str] = {}
+        self._parts: dict[str, Part] = {}
         self._bytes: dict[tuple[tuple[Any, ...], str | None], bytes] = {}
         self._notice: dict[str, tuple[str, str]] = {}
         #: ``scope -> bool``: requests from crawlers get no banner (set by the middleware)
@@ -135,7 +186,7 @@ class Banner:
         if entry is None:
             strings = self.localizer.catalog(language)
             lines = [strings[key] for key in _NOTICE_KEYS]
-            for row in self._rows(language, frozenset(), {}):
+            for row in self._rows(language):
                 lines.append(row["label"])
                 lines.append(row["description"])
                 if row["services"]:
@@ -182,26 +233,56 @@ class Banner:
             self._declaration_html[key] = html
         return html
 
-    def _rows(self, language: str, granted: frozenset[str], locked: Any) -> list[dict[str, Any]]:
+    def _rows(self, language: str) -> list[dict[str, Any]]:
         localizer = self.localizer
         declared = self.declared(language)
-        rows = []
-        for category in self.policy.categories:
-            rows.append(
-                {
-                    "name": category.name,
-                    "required": category.required,
-                    "label": localizer.label(category, language),
-                    "description": localizer.description(category, language),
-                    "services": ", ".join(category.services),
-                    "hosts": ", ".join(category.hosts),
-                    "checked": category.name in granted and not category.required,
-                    "locked": locked.get(category.name),
-                    "gpc_lockable": category.name in self.policy.gpc_denies,
-                    "cookies": declared.get(category.name, []),
-                }
+        return [
+            {
+                "name": category.name,
+                "required": category.required,
+                "label": localizer.label(category, language),
+                "description": localizer.description(category, language),
+                "services": ", ".join(category.services),
+                "hosts": ", ".join(category.hosts),
+                "cookies": declared.get(category.name, []),
+            }
+            for category in self.policy.categories
+        ]
+
+    def part(self, language: str) -> Part:
+        """The banner's part in ``language`` (dialog, placeholder template, policy data), kept."""
+        part = self._parts.get(language)
+        if part is None:
+            strings = self.localizer.catalog(language)
+            data = {
+                "cookies": self._cookies,
+                "storage": self._storage,
+                # Click-to-load placeholders (their words are in the <template>): per category its
+                # label, hosts and cookies, the services [embeds.services] describes, what is offered.
+                "embeds": self.embeds_url,
+                "cat": {c: [self._label(c, language), *self._embed_facts[c]] for c in self._optional},
+                "svc": self._services,
+                "once": self.policy.embeds.load_once and not self._csp_enforced,
+                "reload": self._csp_enforced,
+            }
+            html = _environment().get_template("banner_part.html").render(
+                t=strings,
+                lang=language,
+                dir=strings.direction,
+                rows=self._rows(language),
+                data=_script_json(data),
             )
-        return rows
+            part = Part(html)
+            self._parts[language] = part
+        return part
+
+    def _label(self, category: str, language: str) -> str:
+        return self.localizer.label(self.policy.category(category), language)
+
+    def part_url(self, language: str) -> str:
+        """Where the script fetches the part: the language and a digest of its content, so the
+        browser may keep it until the content changes."""
+        return f"{self.part_path}?lang={language}&v={self.part(language).digest}"
 
     def render(self, consent: Consent, language: str, nonce: str | None = None) -> str:
         """The banner's HTML for this consent and language."""
@@ -220,40 +301,29 @@ class Banner:
     def _render(self, consent: Consent, language: str) -> str:
         strings = self.localizer.catalog(language)
         granted = consent.granted
-        config = {
+        asks = consent.needs_choice
+        # The visitor's state: what the script needs on every page, whether or not it opens the dialog.
+        config: dict[str, Any] = {
             "endpoint": self.prefix,
             "lang": language,
             "granted": [c for c in self.policy.category_names if c in granted],
             "optional": list(self._optional),
             "locked": dict(consent.locked),
-            "needs": consent.needs_choice,
-            "student": consent.is_student,
+            "needs_choice": asks,
+            "is_student": consent.is_student,
             "gpc": consent.gpc,
-            "gpcDenies": sorted(self.policy.gpc_denies),
-            "cookies": self._cookies,
-            "storage": self._storage,
+            "gpcDenies": self._gpc_denies,
             "t": {k: strings[f"status.{k}"] for k in ("saving", "saved", "error")},
-            # Click-to-load placeholders (their words are in the page's <template>): per category
-            # its label and hosts, the services [embeds.services] describes, what is offered.
-            "embeds": self.embeds_url,
-            "cat": {
-                c: [self.localizer.label(self.policy.category(c), language), self._hosts[c]]
-                for c in self._optional
-            },
-            "svc": self._services,
-            "once": self.policy.embeds.load_once and not self._csp_enforced,
-            "reload": self._csp_enforced,
         }
-        # ASCII-only JSON that cannot close its <script> element: "<" is escaped too.
-        data = json.dumps(config, ensure_ascii=True, separators=(",", ":")).replace("<", "\\u003c")
+        if not asks:
+            config["part"] = self.part_url(language)
         return self.template.render(
             t=strings,
             lang=language,
             dir=strings.direction,
-            rows=self._rows(language, granted, consent.locked),
             consent=consent,
-            gpc_denies=self.policy.gpc_denies,
-            config=Markup(data),  # noqa: S704 - JSON built above, "<" escaped
+            config=_script_json(config),
+            part=Markup(self.part(language).html) if asks else "",  # noqa: S704 - autoescaped template
             css_url=self.css_url,
             js_url=self.js_url,
         )
