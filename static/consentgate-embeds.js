@@ -1,4 +1,4 @@
-// consentgate placeholders (docs/developers/embeds.md). el.p: placeholder; el.once: "Load this once"
+// consentgate placeholders (docs/developers/embeds.md). el.p: the placeholder; el.once: loaded once
 const D = document, cg = consentgate, $ = (s, el = D) => el.querySelector(s);
 const cfg = JSON.parse($('[data-consentgate=policy]').text), cats = (el) => el.dataset.consentCategory.split(/\s+/);
 const fill = (s, v) => s.replace(/\{(\w+)\}/g, (m, k) => v[k] ?? m);
@@ -33,12 +33,11 @@ function cover(el, locked) {
   }
   $(`[data-if="${v.cookies ? '' : 'cookies'}"]`, p).remove();
   if (why) ($(`[data-lock=${why}]`, p).hidden = 0), ($('.cg-ph-a', p).hidden = 1);
-  else $('[data-consentgate=embed-once]', p).hidden = !cfg.once;
   p.e = el;
   if (!src) return el.replaceChildren($('template', el), p), (el.on = 0);
   const r = el.getBoundingClientRect(), s = getComputedStyle(el), w = r.width || +el.width || 300;
-  Object.assign(p.style, { width: w + 'px', aspectRatio: `${w}/${r.height || +el.height || w * 0.5625}`, margin: s.margin, verticalAlign: s.verticalAlign });
-  if (s.display != 'inline') p.style.display = s.display;
+  const { margin, verticalAlign, display } = s, h = r.height || +el.height || (w * 9) / 16;
+  Object.assign(p.style, { width: w + 'px', aspectRatio: `${w}/${h}`, margin, verticalAlign, display: display == 'inline' ? '' : display });
   if (el.hasAttribute('src')) el.src = 'about:blank';
   el.before(p);
   el.hidden = 1;

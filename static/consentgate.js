@@ -10,6 +10,7 @@ const GCM = {
   marketing: ['ad_storage', 'ad_user_data', 'ad_personalization'],
 };
 let state, dialog, part, last, again, timer, embeds;
+const quietly = (p) => p.catch(() => {});
 
 const dataLayer = (W.dataLayer = W.dataLayer || []);
 function gtag() { dataLayer.push(arguments); }
@@ -41,8 +42,8 @@ async function load() {
     (last != D.body && last?.getClientRects().length ? last : notice && !notice.hidden ? hook('preferences') : fab).focus();
   });
   dialog.addEventListener('keydown', (e) => { // R-A11Y-2
-    const f = $$('button,input', dialog).filter((el) => !el.disabled && el.getClientRects().length);
-    const [edge, next] = e.shiftKey ? [f[0], f.at(-1)] : [f.at(-1), f[0]];
+    const ends = [hook('close'), hook(hook('retry').hidden ? 'save' : 'retry')];
+    const [edge, next] = e.shiftKey ? ends : ends.reverse();
     if (e.key == 'Tab' && D.activeElement == edge) e.preventDefault(), next.focus();
   });
 }
@@ -51,7 +52,7 @@ const more = () => (part ||= load().catch((e) => { part = 0; throw e; }));
 function gate() {
   for (const old of $$('script[type="text/plain"][data-consent-category]')) {
     if (old.dataset.consentCategory.split(/\s+/).some((c) => !state.granted.includes(c))) continue;
-    const s = old.cloneNode(true); // not yet "already started"; the CSP nonce comes along
+    const s = old.cloneNode(true); // runs when inserted, with its nonce
     s.type = old.dataset.type || 'text/javascript';
     s.async = false;
     old.replaceWith(s);
@@ -66,7 +67,7 @@ async function clear(cats) {
   const res = cats.flatMap((c) => cfg.storage[c] || []), hit = (n) => res.some((r) => RegExp(r).test(n));
   for (const n of D.cookie.split(';').map((p) => p.split('=')[0].trim())) {
     for (const [path, domain, re] of cats.flatMap((c) => cfg.cookies[c] || [])) {
-      if (!n || !RegExp(re).test(n)) continue;
+      if (!RegExp(re).test(n)) continue;
       out.cookies.push(n);
       for (const d of [domain || '', '']) D.cookie = `${n}=; Max-Age=0; Path=${path}${d && '; Domain=' + d}`;
     }
@@ -87,7 +88,6 @@ async function clear(cats) {
   return out;
 }
 
-// The dialog is the same for everyone: the state ticks, locks and notes.
 function sync() {
   for (const box of $$('input[data-consentgate-category]', root)) {
     const c = box.dataset.consentgateCategory, why = state.locked[c], lock = $('#cg-k-' + c);
@@ -119,7 +119,7 @@ async function decide(body, method, quiet) {
   const before = state.granted;
   if (!quiet) say(cfg.t.saving);
   try {
-    await more(); // cfg.cookies, cfg.storage
+    await more();
     const res = await fetch(cfg.endpoint, {
       method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ ...body, method, language: cfg.lang, ...(gpc && { gpc }) }),
@@ -134,7 +134,7 @@ async function decide(body, method, quiet) {
   gtag('consent', 'update', modes(state.granted)); // R-GCM-2
   sync();
   gate();
-  const wasIn = notice?.contains(D.activeElement) || status.contains(D.activeElement);
+  const wasIn = root.contains(D.activeElement);
   if (notice) notice.hidden = true;
   fab.hidden = false;
   if (dialog.open) dialog.close();
@@ -156,7 +156,6 @@ async function show() {
 D.addEventListener('click', (e) => {
   const el = e.target.closest?.('[data-consentgate]'), act = el?.dataset.consentgate;
   const where = (dialog?.contains(el) ? 'dialog:' : root.contains(el) ? 'banner:' : 'page:') + act;
-  const quietly = (p) => p.catch(() => {});
   if (act == 'open' || act == 'preferences') e.preventDefault(), quietly(show());
   else if (act == 'close') dialog.close();
   else if (act == 'accept-all' || act == 'deny-all') quietly(decide({ action: act.replace('-', '_') }, where));
@@ -172,7 +171,7 @@ if (!cfg.part) more();
 if (!state.needsChoice) {
   gtag('consent', 'update', modes(state.granted));
   if (gpc && cfg.granted.some((c) => state.locked[c] == 'gpc')) { // R-GPC-2
-    decide({ categories: state.granted.filter((c) => c != 'essential') }, 'gpc:browser', 1).catch(() => {});
+    quietly(decide({ categories: state.granted.filter((c) => c != 'essential') }, 'gpc:browser', 1));
   }
 }
 sync();

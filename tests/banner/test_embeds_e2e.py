@@ -281,6 +281,7 @@ def test_r_stu_1_student_placeholder_says_marketing_is_locked_and_offers_no_gran
     expect(placeholder(page, "#poll").locator(ALLOW)).to_be_visible()  # analytics is not locked
     page.evaluate("consentgate.acceptAll()")
     expect(page.locator(PH)).to_have_count(2)  # Accept all still cannot load marketing
+    expect(page.frame_locator("#poll iframe").locator("#embedded")).to_be_visible()  # the poll's request made
     assert third_party[1].hits == ["poll"]
 
 

@@ -36,7 +36,7 @@ def test_the_placeholders_words_and_data_in_the_visitors_language() -> None:
     # the same cookies as the script deletes them on withdrawal: path, domain, a regular expression
     assert config["cookies"]["marketing"][0] == ["/", None, "^_fbp$"]
     assert config["svc"] == {"SchoolTube": [["127.0.0.2"], ["VISITOR_INFO1_LIVE", "YSC"]]}
-    assert config["once"] is True and config["reload"] is False
+    assert config["reload"] is False
     template = re.search(r'<template data-consentgate="embed">(.*?)</template>', page, re.S)
     assert template is not None
     words = html.unescape(template.group(1))
@@ -60,13 +60,22 @@ def test_the_module_is_served_like_the_banners_own_files() -> None:
     assert "consentgate:change" in response.text
 
 
+def once_button(page: str) -> str:
+    match = re.search(r'<button [^>]*data-consentgate="embed-once"[^>]*>', page)
+    assert match is not None
+    return match.group(0)
+
+
 def test_load_once_off_in_the_policy_or_under_an_enforced_consent_aware_csp() -> None:
-    tc = client(build_embed_site(THIRD_PARTY, load_once=False))
-    assert page_and_config(tc)[1]["once"] is False
+    page, config = page_and_config(client(build_embed_site(THIRD_PARTY)))
+    assert " hidden" not in once_button(page) and config["reload"] is False
+    page, _ = page_and_config(client(build_embed_site(THIRD_PARTY, load_once=False)))
+    assert once_button(page).endswith(" hidden>")
     assert make_policy(load_once=False).embeds.load_once is False
-    config = page_and_config(client(build_embed_site(THIRD_PARTY, csp="enforce")))[1]
-    assert config["once"] is False and config["reload"] is True
-    assert page_and_config(client(build_embed_site(THIRD_PARTY, csp="report-only")))[1]["reload"] is False
+    page, config = page_and_config(client(build_embed_site(THIRD_PARTY, csp="enforce")))
+    assert once_button(page).endswith(" hidden>") and config["reload"] is True
+    page, config = page_and_config(client(build_embed_site(THIRD_PARTY, csp="report-only")))
+    assert " hidden" not in once_button(page) and config["reload"] is False
 
 
 def test_arabic_placeholder_is_right_to_left() -> None:

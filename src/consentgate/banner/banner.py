@@ -258,11 +258,10 @@ class Banner:
                 "cookies": self._cookies,
                 "storage": self._storage,
                 # Click-to-load placeholders (their words are in the <template>): per category its
-                # label, hosts and cookies, the services [embeds.services] describes, what is offered.
+                # label, hosts and cookies, the services [embeds.services] describes, whether Allow reloads.
                 "embeds": self.embeds_url,
                 "cat": {c: [self._label(c, language), *self._embed_facts[c]] for c in self._optional},
                 "svc": self._services,
-                "once": self.policy.embeds.load_once and not self._csp_enforced,
                 "reload": self._csp_enforced,
             }
             html = _environment().get_template("banner_part.html").render(
@@ -271,6 +270,8 @@ class Banner:
                 dir=strings.direction,
                 rows=self._rows(language),
                 data=_script_json(data),
+                # "Load this once": offered where the policy says so, never under an enforced CSP
+                once=self.policy.embeds.load_once and not self._csp_enforced,
             )
             part = Part(html)
             self._parts[language] = part
