@@ -100,7 +100,8 @@ function sync() {
   for (const n of $$('[data-consentgate-note]', root)) n.hidden = !(n.dataset.consentgateNote == 'gpc' ? state.gpc : state.isStudent);
 }
 
-function say(text, redo) {
+function say(key, redo) {
+  const text = status.dataset[key] || '';
   clearTimeout(timer);
   again = redo;
   hook('message').textContent = text;
@@ -110,14 +111,14 @@ function say(text, redo) {
 }
 
 function fail(err, redo) {
-  say(cfg.t.error, redo);
+  say('error', redo);
   if (root.contains(D.activeElement)) hook('retry').focus();
   throw err;
 }
 
 async function decide(body, method, quiet) {
   const before = state.granted;
-  if (!quiet) say(cfg.t.saving);
+  if (!quiet) say('saving');
   try {
     await more();
     const res = await fetch(cfg.endpoint, {
@@ -139,7 +140,7 @@ async function decide(body, method, quiet) {
   fab.hidden = false;
   if (dialog.open) dialog.close();
   else if (wasIn) fab.focus();
-  if (!quiet) say(cfg.t.saved), (timer = setTimeout(say, 6e3, ''));
+  if (!quiet) say('saved'), (timer = setTimeout(say, 6e3));
   const detail = { ...get(), cleared };
   D.dispatchEvent(new CustomEvent('consentgate:change', { detail }));
   return detail;
@@ -149,7 +150,7 @@ async function show() {
   if (dialog?.open) return;
   last = D.activeElement;
   await more().catch((err) => fail(err, show));
-  if (again == show) say('');
+  if (again == show) say();
   if (!dialog.open) sync(), dialog.append(status), dialog.showModal();
 }
 

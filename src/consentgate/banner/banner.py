@@ -314,7 +314,6 @@ class Banner:
             "is_student": consent.is_student,
             "gpc": consent.gpc,
             "gpcDenies": self._gpc_denies,
-            "t": {k: strings[f"status.{k}"] for k in ("saving", "saved", "error")},
         }
         if not asks:
             config["part"] = self.part_url(language)
