@@ -240,6 +240,40 @@ def test_allow_marketing_records_a_placeholder_receipt_and_loads_every_marketing
     expect(page.locator(PH)).to_have_count(1)
 
 
+def test_a_decided_visitor_gets_placeholders_from_the_fetched_part(
+    new_context: Callable[..., BrowserContext],
+    site: Callable[..., str],
+    third_party: tuple[str, ThirdParty],
+    tmp_path: Path,
+) -> None:
+    """The page of a visitor who has chosen holds no placeholder template: it comes with the
+    banner's part (GET /_consent/dialog), and "Allow" works as on a first visit."""
+    url = site()
+    context = new_context(viewport={"width": 1000, "height": 900})
+    denied = context.request.post(
+        url + "/_consent", data='{"action": "deny_all"}', headers={"content-type": "application/json", "origin": url}
+    )
+    assert denied.ok
+    page = context.new_page()
+    parts: list[str] = []
+    page.on("request", lambda r: parts.append(r.url) if "/_consent/dialog" in r.url else None)
+    response = page.goto(url + "/")
+    assert response is not None and "<template data-consentgate" not in response.text()
+    expect(page.locator(PH)).to_have_count(3)
+    assert len(parts) == 1
+    settle(page)
+    assert page.evaluate("window.__cls") == 0, page.evaluate("window.__shifts")  # placeholders after the fetch
+    box = placeholder(page, "#video").bounding_box()
+    assert box is not None and (box["width"], box["height"]) == (564, 319)
+    expect(placeholder(page, "#video").locator(ALLOW)).to_have_accessible_name("Allow Marketing and load SchoolTube")
+    placeholder(page, "#video").locator(ALLOW).click()
+    expect(page.frame_locator("#video").locator("#embedded")).to_be_visible()
+    expect(page.locator(PH)).to_have_count(1)
+    consent_id = page.evaluate("fetch('/_consent').then(r => r.json())")["consent"]["consent_id"]
+    assert [r.method for r in receipts(tmp_path / "log.sqlite3", consent_id)] == ["deny_all", "placeholder"]
+    assert third_party[1].hits.count("poll") == 0
+
+
 def test_withdrawal_puts_loaded_embeds_back_to_placeholders_without_reload(
     new_context: Callable[..., BrowserContext], site: Callable[..., str], third_party: tuple[str, ThirdParty]
 ) -> None:

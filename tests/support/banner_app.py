@@ -52,7 +52,7 @@ def is_student(scope: Any) -> bool:
     return any(key == b"cookie" and b"session=student" in value for key, value in scope["headers"])
 
 
-def page_html(request: Request, *, inline: bool = True) -> str:
+def page_html(request: Request, *, inline: bool = True, embeds: bool = True) -> str:
     nonce = getattr(request.state, "csp_nonce", "")
     inline_script = (
         f'<script type="text/plain" data-consent-category="marketing" nonce="{nonce}">'
@@ -75,7 +75,7 @@ def page_html(request: Request, *, inline: bool = True) -> str:
 <script type="text/plain" data-consent-category="analytics" src="/js/analytics.js"></script>
 <script type="text/plain" data-consent-category="personalization" src="/js/personalization.js"></script>
 {inline_script}
-<iframe title="Partner video" data-consent-category="marketing" data-src="/frame" width="200" height="60"></iframe>
+{'<iframe title="Partner video" data-consent-category="marketing" data-src="/frame" width="200" height="60"></iframe>' if embeds else ''}
 <script src="/js/page.js"></script>
 </main>
 <footer><p><a href="#" data-consentgate="open">Cookie settings</a></p></footer>
@@ -89,6 +89,11 @@ async def home(request: Request) -> Response:
 
 async def other(request: Request) -> Response:
     return HTMLResponse(page_html(request, inline=False).replace("Lincoln High</h1>", "Other page</h1>"))
+
+
+async def no_embeds(request: Request) -> Response:
+    """A page without gated embeds: nothing of the banner's part is needed until the dialog opens."""
+    return HTMLResponse(page_html(request, inline=False, embeds=False))
 
 
 async def app_csp_page(request: Request) -> Response:
@@ -139,6 +144,7 @@ def build_site(policy: Policy | None = None, **options: Any) -> Starlette:
     routes = [
         Route("/", home),
         Route("/other", other),
+        Route("/no-embeds", no_embeds),
         Route("/app-csp", app_csp_page),
         Route("/third-party", third_party_page),
         Route("/server-cookies", server_cookies),
