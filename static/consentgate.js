@@ -92,8 +92,6 @@ function sync() {
   for (const box of $$('input[data-consentgate-category]', root)) {
     const c = box.dataset.consentgateCategory, why = state.locked[c], lock = $('#cg-k-' + c);
     box.checked = state.granted.includes(c);
-    // Screen readers read hidden text: the lock's reason describes the switch only while it applies.
-    box.setAttribute('aria-describedby', `cg-d-${c}${why ? ' cg-k-' + c : ''}`);
     lock.hidden = !(box.disabled = !!why);
     lock.textContent = why ? $(`[data-lock=${why}]`, hook('embed').content).textContent : '';
   }
