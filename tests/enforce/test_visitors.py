@@ -19,9 +19,13 @@ POLICY = make_policy()
 CODEC = ConsentCookieCodec(SecretKeys.load(SECRET), POLICY)
 
 
-def reference_value(header: bytes) -> bytes | None:
-    """What the consent cookie's value is, read the plain way: two separate searches."""
-    return request_cookie_value(header, b"__Host-consentgate") or request_cookie_value(header, b"consentgate")
+def reference_value(header: bytes, names: tuple[bytes, ...] = CODEC.read_order) -> bytes | None:
+    """What the consent cookie's value is, read the plain way: one search per name, in order."""
+    for name in names:
+        found = request_cookie_value(header, name)
+        if found:
+            return found
+    return None
 
 
 PIECES = st.sampled_from(
@@ -40,14 +44,27 @@ PIECES = st.sampled_from(
         b"session=s; x",
         b"__Host-consentgatex=1",
         b"\tconsentgate\t=\tt\t",
+        b"__Secure-consentgate=dom",
+        b"__Secure-consentgate=",
+        b"x__Secure-consentgate=no",
+        b"_ga_K3X9=GS1.1.consentgate.1",
+        b"consent=consentgate",
+    ]
+)
+READ_ORDERS = st.sampled_from(
+    [
+        (b"__Host-consentgate", b"__Secure-consentgate", b"consentgate"),
+        (b"__Secure-consentgate", b"__Host-consentgate", b"consentgate"),
     ]
 )
 
 
-@given(st.lists(PIECES, max_size=6), st.sampled_from([b";", b"; ", b" ;"]))
-def test_the_consent_cookie_value_is_read_as_browsers_send_it(pieces: list[bytes], glue: bytes) -> None:
+@given(st.lists(PIECES, max_size=6), st.sampled_from([b";", b"; ", b" ;"]), READ_ORDERS)
+def test_the_consent_cookie_value_is_read_as_browsers_send_it(
+    pieces: list[bytes], glue: bytes, names: tuple[bytes, ...]
+) -> None:
     header = glue.join(pieces)
-    assert consent_cookie_value(header) == reference_value(header)
+    assert consent_cookie_value(header, names) == reference_value(header, names)
 
 
 def test_the_prefixed_cookie_wins_wherever_it_stands() -> None:
