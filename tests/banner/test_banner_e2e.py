@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 import os
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
+from playwright.sync_api import BrowserContext, Page, Route, expect
 from starlette.types import ASGIApp
-from support.banner_app import build_site, make_policy
+from support.banner_app import OBSERVERS, build_site, make_policy
 
 from consentgate.i18n.catalogs import LANGUAGES, catalog
 
@@ -31,37 +31,7 @@ DIALOG = '[data-consentgate="dialog"]'
 STATUS = '[data-consentgate="status"]'
 FAB = f'{BANNER} [data-consentgate="open"]'
 
-#: Records layout shifts (CLS) and CSP violations from the very start of every page.
-OBSERVERS = """
-window.__cls = 0; window.__shifts = []; window.__violations = [];
-new PerformanceObserver(function (list) {
-  for (const e of list.getEntries()) { window.__cls += e.value; window.__shifts.push(e.value); }
-}).observe({type: 'layout-shift', buffered: true});
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__violations.push(e.blockedURI + ' ' + e.violatedDirective);
-});
-"""
 GPC_ON = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});"
-
-
-@pytest.fixture
-def site(live_server: Callable[[ASGIApp], str]) -> str:
-    return live_server(build_site())
-
-
-@pytest.fixture
-def new_context(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
-    contexts: list[BrowserContext] = []
-
-    def make(**options: Any) -> BrowserContext:
-        context = browser.new_context(**options)
-        context.add_init_script(OBSERVERS)
-        contexts.append(context)
-        return context
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 def visit(page: Page, url: str) -> None:

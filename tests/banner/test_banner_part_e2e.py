@@ -5,12 +5,12 @@ withdrawal, locks and notes, no layout shift, axe-clean in light, dark and Arabi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 from starlette.types import ASGIApp
 from support.banner_app import build_site, make_policy
 
@@ -23,40 +23,10 @@ DIALOG = '[data-consentgate="dialog"]'
 STATUS = '[data-consentgate="status"]'
 FAB = f'{BANNER} [data-consentgate="open"]'
 FOOTER_LINK = 'footer [data-consentgate="open"]'
-#: Layout shifts from the very start of every page.
-OBSERVERS = """
-window.__cls = 0; window.__shifts = []; window.__violations = [];
-new PerformanceObserver(function (list) {
-  for (const e of list.getEntries()) { window.__cls += e.value; window.__shifts.push(e.value); }
-}).observe({type: 'layout-shift', buffered: true});
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__violations.push(e.blockedURI + ' ' + e.violatedDirective);
-});
-"""
 IN_DIALOG = "document.querySelector('[data-consentgate=dialog]').contains(document.activeElement)"
 ACTIVE = (
     "(a => a.dataset.consentgate || a.dataset.consentgateCategory || a.tagName)(document.activeElement)"
 )
-
-
-@pytest.fixture
-def site(live_server: Callable[[ASGIApp], str]) -> str:
-    return live_server(build_site())
-
-
-@pytest.fixture
-def new_context(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
-    contexts: list[BrowserContext] = []
-
-    def make(**options: Any) -> BrowserContext:
-        context = browser.new_context(**options)
-        context.add_init_script(OBSERVERS)
-        contexts.append(context)
-        return context
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 def decided_page(

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 from starlette.types import ASGIApp
 from support.embed_site import THIRD_PARTY_HOST, ThirdParty, build_site
 from support.live_server import ThreadServer
@@ -33,16 +33,6 @@ DIALOG = '[data-consentgate="dialog"]'
 STATUS = '[data-consentgate="status"]'
 ONCE = '[data-consentgate="embed-once"]'
 ALLOW = '[data-consentgate="embed-allow"]'
-#: Layout shifts and CSP violations from the very start of every page.
-OBSERVERS = """
-window.__cls = 0; window.__shifts = []; window.__violations = [];
-new PerformanceObserver(function (list) {
-  for (const e of list.getEntries()) { window.__cls += e.value; window.__shifts.push(e.value); }
-}).observe({type: 'layout-shift', buffered: true});
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__violations.push(e.blockedURI + ' ' + e.violatedDirective);
-});
-"""
 GPC_ON = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});"
 
 
@@ -67,21 +57,6 @@ def site(
         return live_server(build_site(third_party[0], **options))
 
     return serve
-
-
-@pytest.fixture
-def new_context(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
-    contexts: list[BrowserContext] = []
-
-    def make(**options: Any) -> BrowserContext:
-        context = browser.new_context(**options)
-        context.add_init_script(OBSERVERS)
-        contexts.append(context)
-        return context
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 def visit(page: Page, url: str, placeholders: int = 3) -> None:

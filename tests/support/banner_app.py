@@ -12,6 +12,17 @@ from starlette.routing import Route
 
 from consentgate import ConsentMiddleware, Policy
 
+#: Records layout shifts (CLS) and CSP violations from the very start of every page (an init script).
+OBSERVERS = """
+window.__cls = 0; window.__shifts = []; window.__violations = [];
+new PerformanceObserver(function (list) {
+  for (const e of list.getEntries()) { window.__cls += e.value; window.__shifts.push(e.value); }
+}).observe({type: 'layout-shift', buffered: true});
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__violations.push(e.blockedURI + ' ' + e.violatedDirective);
+});
+"""
+
 SECRET = "banner-test-secret-0123456789-abcdefghijkl"
 
 POLICY_TOML = """
