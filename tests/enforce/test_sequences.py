@@ -363,10 +363,11 @@ async def _interleaved(seed: int, requests: int, visitors: int) -> dict[str, int
         elif roll < 0.19 and v.consent_name in v.jar:
             # A tampered or lost consent cookie: no choice any more.
             if rng.random() < 0.5:
-                # One character inside the signature (the last one's low bits carry no data:
-                # changing only them would leave the same signature, about once in a thousand).
+                # One character of the signature dropped. (Replacing characters could undo an
+                # earlier tampering of the same cookie, and the last one's low bits carry no
+                # data: both gave back a valid cookie the model thought lost.)
                 value, at = v.jar[v.consent_name], len(v.jar[v.consent_name]) - 6
-                v.jar[v.consent_name] = value[:at] + ("A" if value[at] != "A" else "B") + value[at + 1 :]
+                v.jar[v.consent_name] = value[:at] + value[at + 1 :]
             else:
                 del v.jar[v.consent_name]
             v.choice = None
