@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import stat
 import subprocess
@@ -329,3 +331,33 @@ def test_a_rewritten_spool_stays_private(tmp_path: Path) -> None:
     spool.append([make_receipt("a"), make_receipt("b")])
     spool.remove(consent_id="a")
     assert stat.S_IMODE(os.stat(spool.path).st_mode) == 0o600
+
+
+def test_counts_are_kept_per_day_added_up_and_taken_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The visit log's operational counts the store could not take at shutdown: added per day and
+    per name across calls, in a private file replaced whole (no temporary file left), and handed
+    over once by take_counts."""
+    spool = Spool(tmp_path / "receipts.spool")
+    assert spool.counts_path == tmp_path / "receipts.spool.counts"
+    assert spool.take_counts() == {}
+    spool.keep_counts({"visits_dropped": 2, "visits_lost": True}, "2026-12-01")
+    spool.keep_counts({"visits_dropped": 3}, "2026-12-01")
+    spool.keep_counts({"visits_dropped": 1}, "2026-12-02")
+    assert json.loads(spool.counts_path.read_text()) == {
+        "2026-12-01": {"visits_dropped": 5, "visits_lost": 1},
+        "2026-12-02": {"visits_dropped": 1},
+    }
+    assert stat.S_IMODE(os.stat(spool.counts_path).st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["receipts.spool.counts", "receipts.spool.lock"]
+    assert not spool.path.exists()  # the receipts themselves are untouched
+    assert spool.take_counts() == {"2026-12-01": {"visits_dropped": 5, "visits_lost": 1}, "2026-12-02": {"visits_dropped": 1}}
+    assert not spool.counts_path.exists() and spool.take_counts() == {}
+    spool.counts_path.write_text("{not json")
+    with caplog.at_level(logging.WARNING, logger="consentgate"):
+        assert spool.take_counts() == {}
+    assert caplog.messages == [f"consentgate: skipped an unreadable line 1 in the receipt spool {spool.counts_path}"]
+    spool.counts_path.write_text('["a"]')
+    assert spool.take_counts() == {}
+    spool.counts_path.write_text('{"2026-12-03": {"visits_lost": "4"}, "2026-12-04": 7}')
+    spool.keep_counts({"visits_lost": 1}, "2026-12-03")
+    assert spool.take_counts() == {"2026-12-03": {"visits_lost": 5}}
