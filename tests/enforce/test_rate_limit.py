@@ -6,6 +6,8 @@ a token to come back during the test, so their counts hold however long each req
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from coreapp import build_app, client, cookie_from, decide
 
@@ -155,3 +157,20 @@ def test_a_classroom_records_its_first_decisions_through_one_address() -> None:
     statuses = [decide(client(app), {"action": "deny_all"}).status_code for _ in range(14)]
     assert statuses == [200] * 12 + [429] * 2
     assert len(decisions) == 12
+
+
+def test_admit_without_shared_buckets_follows_the_injected_clock() -> None:
+    limiter = RateLimiter(DecisionRateLimit(burst=1, per_minute=30, max_clients=10))
+    assert asyncio.run(limiter.admit("a", now=0.0)) == 0.0
+    assert asyncio.run(limiter.admit("a", now=0.0)) == 2.0
+    assert asyncio.run(limiter.admit("a", now=2.0)) == 0.0  # one interval on the injected clock
+
+
+def test_the_shared_buckets_name_for_a_client_is_fixed_and_never_raises() -> None:
+    """Every process (of any version, during a rolling deploy) must name a client alike, so the
+    keyed hash's format is pinned: 18 bytes of HMAC-SHA256, URL-safe base64, 24 characters."""
+    limiter = RateLimiter(DecisionRateLimit(), key=b"k" * 32)
+    assert limiter.pseudonym("ip:203.0.113.9") == "F2pokwrzxCO71KKleT9WIHL2"
+    # A key that is not valid Unicode text (a lone surrogate) still gets a name, its own.
+    assert limiter.pseudonym("id:\udcff") == "YpvqOyVHh_BBe9siiQw2zVxA"
+    assert limiter.pseudonym("id:\udcfe") == "0Jboh-xrPW4V9Ii75Dl3uOIn"

@@ -148,3 +148,32 @@ def test_behind_a_trusted_proxy_first_decisions_are_counted_per_forwarded_addres
             return int(decide(tc, {"action": "deny_all"}, **{"x-forwarded-for": address}).status_code)
 
         assert [claimed(f"203.0.113.{n}") for n in range(3)] == [200, 200, 429]
+
+
+def test_a_token_the_site_refuses_is_given_back_once(path: Path) -> None:
+    fast = DecisionRateLimit(burst=3, per_minute=120)  # one more every 0.5 s: the site refuses for 0.5 s
+    first, second = (RateLimiter(fast, StoreRateLimit(open_store(str(path)), lambda: True), key=KEY) for _ in "12")
+
+    async def scenario() -> float:
+        for _ in range(2):
+            assert await second.admit("id:abc", now=60.0, wall=1000.0) == 0.0
+        assert await first.admit("id:abc", now=50.0, wall=1000.0) == 0.0  # the site's last token
+        return await second.admit("id:abc", now=60.0, wall=1000.1)  # its own table still has one
+
+    assert asyncio.run(scenario()) == 0.5
+    # The second worker's table took its last token and got it back: one more decision here, then
+    # one per 0.5 s.
+    assert [second.acquire("id:abc", now=60.0) for _ in range(3)] == [0.0, 0.5, 0.5]
+
+
+def test_a_decision_the_local_table_refuses_never_asks_the_site(path: Path) -> None:
+    worker = process(open_store(str(path)))
+
+    async def scenario() -> float:
+        for _ in range(3):
+            assert await worker.admit("id:abc", now=50.0, wall=1000.0) == 0.0
+        # 0.6 of a token back here: refused for 0.8 s, even though the site (its clock far on)
+        # would have allowed it.
+        return await worker.admit("id:abc", now=51.2, wall=9000.0)
+
+    assert asyncio.run(scenario()) == pytest.approx(0.8)
