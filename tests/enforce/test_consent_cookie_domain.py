@@ -148,3 +148,28 @@ def test_a_decision_from_a_host_outside_the_domain_is_reported_once(caplog: pyte
     inside = client(build_app(make_policy(SHARED), https=True), base_url="https://app.school.example:8443")
     decide(inside, {"action": "deny_all"}, origin="https://app.school.example:8443")
     assert "outside" not in caplog.text
+
+
+def test_r_ck_2_the_deletions_of_a_shared_cookie_and_of_the_host_only_one_it_supersedes() -> None:
+    expired = "Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+    shared = codec()
+    assert shared.superseded_cookie_headers(https=True) == [
+        f"__Host-consentgate=; {expired}; Path=/; HttpOnly; SameSite=Lax; Secure".encode()
+    ]
+    assert shared.clear_cookie_headers(https=True) == [
+        f"__Secure-consentgate=; {expired}; Path=/; Domain=school.example; HttpOnly; SameSite=Lax; Secure".encode(),
+        f"__Host-consentgate=; {expired}; Path=/; HttpOnly; SameSite=Lax; Secure".encode(),
+    ]
+    assert shared.superseded_cookie_headers(https=False) == []  # no __Host- cookie over HTTP
+    assert codec(POLICY_TOML).superseded_cookie_headers(https=True) == []  # nothing shared, nothing superseded
+
+
+def test_which_hosts_keep_a_shared_cookie() -> None:
+    shared, own = codec(), codec(POLICY_TOML)
+    assert own.host_matches(b"anything.example") and own.host_matches(None)  # no Domain: every host
+    assert shared.host_matches(None)  # no Host header: nothing to compare
+    assert shared.host_matches(b"School.Example:8443") and shared.host_matches(b"learn.school.example")
+    assert not shared.host_matches(b"notschool.example") and not shared.host_matches(b"school.example.evil")
+    # Only the last ":port" is cut, and a bracketed (IPv6) host is never the domain.
+    assert not shared.host_matches(b"school.example:x:443")
+    assert not shared.host_matches(b"[learn.school.example")
