@@ -3,10 +3,13 @@ the same verdict whatever the values, header names compared case-insensitively."
 
 from __future__ import annotations
 
+from collections import deque
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from consentgate.enforce.cookie_filter import CookieFilter
+from consentgate.enforce.hooks import DiscoverySink
 from consentgate.enforce.policy import Policy
 
 POLICY = Policy.from_toml(
@@ -132,3 +135,21 @@ def test_r_ck_2_withdrawn_cookies_are_deleted_with_their_rules_path_and_domain()
     assert all(b"Secure" in d for d in deletions)
     plain = filt.outbound([], frozenset({"essential"}), ("_fbp",), False).headers
     assert b"Secure" not in plain[0][1]
+
+
+def test_only_names_no_rule_names_are_noted_for_live_discovery() -> None:
+    """Undeclared names (live cookie discovery) in both directions: a declared name, the consent
+    cookie and a nameless cookie are never among them; the sink gets direction, names and path."""
+    cookies = CookieFilter(POLICY)
+    sink = DiscoverySink(queue=deque(), queue_size=8, dropped=lambda: None)
+    cookies.discovery = sink
+    granted = frozenset({"essential"})
+    lines = [b"mystery=1", b"_ga=2", b"consentgate=x", b"nameless", b"=empty", b"other=3; Path=/"]
+    out = cookies.outbound([(b"set-cookie", line) for line in lines], granted, (), https=False)
+    assert out.undeclared == ("mystery", "other")
+    assert [value for name, value in out.headers if name == b"set-cookie"] == [b"consentgate=x"]
+    kept, withdrawn = cookies.inbound(b"mystery=1; _ga=2; consentgate=x; x=; =y", granted, "/a")
+    assert kept == b"consentgate=x" and withdrawn == ("_ga",)
+    cookies.note("set-cookie", out.undeclared, "/b")
+    assert [entry[:3] for entry in sink.queue] == [("cookie", ("mystery", "x"), "/a"), ("set-cookie", ("mystery", "other"), "/b")]
+    assert cookies.inbound(b"_ga=2", granted, "/c") == (b"", ("_ga",)) and len(sink.queue) == 2  # nothing undeclared

@@ -44,3 +44,11 @@ def test_a_key_left_alone_for_two_generations_is_computed_again() -> None:
 def test_the_limit_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Memo(lambda k: k, 0)
+
+
+def test_size_and_held_count_both_generations() -> None:
+    memo: Memo[str, str] = Memo(str.upper, 2)
+    for key in "abc":
+        memo[key]
+    # "a" and "b" filled the first generation; "c" started the second.
+    assert memo.size() == 3 and sorted(memo.held()) == ["A", "B", "C"] and memo.limit == 2
