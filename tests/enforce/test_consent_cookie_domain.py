@@ -144,6 +144,11 @@ def test_a_decision_from_a_host_outside_the_domain_is_reported_once(caplog: pyte
     for _ in range(3):
         decide(tc, {"action": "deny_all"}, origin="https://portal.other.example")
     assert caplog.text.count("outside the policy's [consent_cookie] domain 'school.example'") == 1
+    assert [r.getMessage() for r in caplog.records if r.name == "consentgate"] == [
+        "consentgate: a decision came in for host 'portal.other.example', outside the policy's [consent_cookie] "
+        "domain 'school.example': browsers refuse the consent cookie there, so visitors on that host are asked "
+        "again every time"
+    ]
     caplog.clear()
     inside = client(build_app(make_policy(SHARED), https=True), base_url="https://app.school.example:8443")
     decide(inside, {"action": "deny_all"}, origin="https://app.school.example:8443")

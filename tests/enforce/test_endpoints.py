@@ -464,3 +464,78 @@ def test_a_body_that_cannot_be_read_is_answered_exactly(
     _, sent = asyncio.run(call_asgi(middleware, raw, method="POST", path="/_consent", body=body))
     assert sent[0]["status"] == status
     assert json.loads(sent[1]["body"]) == {"error": message}
+
+
+def _read(messages: list[dict[str, Any]], headers: list[tuple[bytes, bytes]] | None = None) -> Any:
+    """read_json_body on a scope with ``headers`` (JSON by default) and a client sending ``messages``."""
+    import asyncio
+
+    from consentgate.enforce.endpoints import read_json_body
+
+    pending = list(messages)
+
+    async def receive() -> dict[str, Any]:
+        return pending.pop(0)
+
+    scope = {"type": "http", "headers": [(b"content-type", b"application/json")] if headers is None else headers}
+    return asyncio.run(read_json_body(scope, receive))
+
+
+def _refused(messages: list[dict[str, Any]], headers: list[tuple[bytes, bytes]] | None = None) -> tuple[int, str]:
+    from consentgate.enforce.endpoints import RequestError
+
+    with pytest.raises(RequestError) as refused:
+        _read(messages, headers)
+    return refused.value.status, refused.value.message
+
+
+def test_a_body_is_read_in_chunks_up_to_exactly_8_kib() -> None:
+    def chunk(body: bytes, more: bool = False) -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": more}
+
+    assert _read([chunk(b'{"action":', True), chunk(b' "deny_all"}')]) == {"action": "deny_all"}
+    assert _read([chunk(b"{}", True), {"type": "http.request"}]) == {}  # a message may carry no body
+    limit = b'"' + b"a" * 8190 + b'"'  # 8,192 bytes: the most that is read
+    assert _read([chunk(limit)]) == "a" * 8190
+    json_with_length = [(b"content-type", b"application/json"), (b"content-length", b"8192")]
+    assert _read([chunk(limit[:4000], True), chunk(limit[4000:])], json_with_length) == "a" * 8190
+    over = (413, "request body over 8192 bytes")
+    assert _refused([chunk(limit + b" ")]) == over
+    assert _refused([chunk(b" " * 5000, True), chunk(b" " * 5000)]) == over  # counted over every chunk
+    assert _refused([chunk(b"{", True), {"type": "http.disconnect"}]) == (400, "client disconnected")
+
+
+def test_r_con_9_a_decision_loop_without_a_client_address_is_refused_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client the server gives no address is limited too (one shared key); the refusal names the
+    wait in whole seconds, at least 1, even when less than a second is left."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from support.asgi import call_asgi
+
+    from consentgate import ConsentMiddleware, DecisionRateLimit
+    from consentgate.enforce import rate_limit
+
+    monkeypatch.setattr(rate_limit, "time", SimpleNamespace(monotonic=lambda: 1000.0))  # a stopped clock
+    middleware = ConsentMiddleware(
+        lambda *a: None, policy=make_policy(), secret_key=SECRET,
+        decision_rate_limit=DecisionRateLimit(burst=1, per_minute=120, shared=False),
+    )  # fmt: skip
+    headers = [(b"content-type", b"application/json"), (b"origin", b"http://testserver"), (b"host", b"testserver")]
+
+    async def twice() -> list[list[dict[str, Any]]]:
+        body = b'{"action": "deny_all"}'
+        return [(await call_asgi(middleware, headers, "POST", "/_consent", body, client=None))[1] for _ in range(2)]
+
+    first, second = asyncio.run(twice())
+    assert first[0]["status"] == 200
+    assert second[0]["status"] == 429  # half a second to wait
+    assert (b"retry-after", b"1") in second[0]["headers"]
+    assert json.loads(second[1]["body"]) == {"error": "too many consent decisions from this browser; try again shortly"}
+
+
+def test_the_state_names_categories_in_the_visitors_language() -> None:
+    data = client(build_app()).get("/_consent", headers={"accept-language": "fr"}).json()
+    assert data["language"] == "fr"
+    assert [c["label"] for c in data["categories"]] == ["Essentiels", "Personnalisation", "Mesure d\u2019audience", "Marketing"]
+    assert data["categories"][2]["description"].startswith("Compte les visites")

@@ -17,12 +17,13 @@ async def call_asgi(
     body: bytes = b"",
     query: bytes = b"",
     scheme: str = "http",
+    client: tuple[str, int] | None = ("127.0.0.1", 5000),
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run one request; returns the scope (as the app left it) and every message sent."""
     scope: dict[str, Any] = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": scheme,
         "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "", "headers": headers,
-        "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000), "state": {},
+        "client": client, "server": ("127.0.0.1", 8000), "state": {},
     }  # fmt: skip
     messages: list[dict[str, Any]] = []
     body_given = False
