@@ -137,3 +137,11 @@ def test_prefixed_cookies_are_deleted_with_secure_whatever_the_scheme() -> None:
     assert deletion_header("__Secure-id").endswith(b"; Path=/; Secure")
     assert deletion_header("__Host-id").endswith(b"; Path=/; Secure")
     assert deletion_header("__secure-id").endswith(b"; Path=/")  # the prefixes are case-sensitive
+
+
+def test_r_ck_3_a_set_cookie_value_starting_with_a_semicolon_is_nameless() -> None:
+    """The name-value pair ends at the first ";": a value that starts with one has an empty pair,
+    whatever follows (``;a=b`` does not set a cookie called ";a" or "a")."""
+    assert set_cookie_name(b";a=b") == ""
+    assert set_cookie_name(b"; a=b; Path=/") == ""
+    assert set_cookie_name(b"a=b;c=d") == "a"

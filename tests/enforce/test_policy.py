@@ -660,3 +660,19 @@ def test_from_dict_resolves_the_locales_folder_from_its_base_and_text_has_a_defa
     (tmp_path / "packs").mkdir()
     assert Policy.from_dict({"revision": 1, "locales": "packs"}, base=tmp_path).locales == tmp_path / "packs"
     assert Policy.from_toml("revision = 1").source == "<policy>"
+
+
+def test_a_cookie_rules_texts_fall_back_to_the_one_for_every_language() -> None:
+    from types import MappingProxyType
+
+    from consentgate.enforce.rules import CookieRule
+
+    rule = CookieRule(
+        "_ga",
+        descriptions=MappingProxyType({"en": "Counts visits.", "*": "Statistics."}),
+        durations=MappingProxyType({"fr": "1 an", "*": "1 year"}),
+    )
+    assert (rule.description("en"), rule.description("de")) == ("Counts visits.", "Statistics.")
+    assert (rule.duration("fr"), rule.duration("de"), rule.duration("en")) == ("1 an", "1 year", "1 year")
+    bare = CookieRule("_ga", descriptions=MappingProxyType({"en": "Counts visits."}))
+    assert bare.description("de") is None and bare.duration("en") is None
