@@ -178,3 +178,19 @@ def test_which_hosts_keep_a_shared_cookie() -> None:
     # Only the last ":port" is cut, and a bracketed (IPv6) host is never the domain.
     assert not shared.host_matches(b"school.example:x:443")
     assert not shared.host_matches(b"[learn.school.example")
+
+
+def test_the_consent_cookie_table_is_refused_with_exact_messages_and_a_domain_is_at_most_253_characters() -> None:
+    with pytest.raises(PolicyError) as not_table:
+        make_policy("revision = 1\nconsent_cookie = 3\n")
+    assert str(not_table.value) == "test.toml: consent_cookie: expected a table, got 3"
+    with pytest.raises(PolicyError) as not_domain:
+        make_policy('revision = 1\n[consent_cookie]\ndomain = "localhost"\n')
+    assert str(not_domain.value) == (
+        "test.toml: consent_cookie.domain: 'localhost' is not a domain name such as 'school.example' (two labels "
+        "or more, no address, no port): the consent cookie is shared by it and all of its subdomains"
+    )
+    longest = ".".join(["a" * 63] * 3 + ["b" * 61])  # 253 characters, the most DNS allows
+    assert make_policy(f'revision = 1\n[consent_cookie]\ndomain = "{longest}"\n').consent_cookie_domain == longest
+    with pytest.raises(PolicyError, match="is not a domain name"):
+        make_policy(f'revision = 1\n[consent_cookie]\ndomain = "{longest}b"\n')

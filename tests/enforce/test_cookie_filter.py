@@ -153,3 +153,27 @@ def test_only_names_no_rule_names_are_noted_for_live_discovery() -> None:
     cookies.note("set-cookie", out.undeclared, "/b")
     assert [entry[:3] for entry in sink.queue] == [("cookie", ("mystery", "x"), "/a"), ("set-cookie", ("mystery", "other"), "/b")]
     assert cookies.inbound(b"_ga=2", granted, "/c") == (b"", ("_ga",)) and len(sink.queue) == 2  # nothing undeclared
+
+
+def test_outbound_reports_the_content_type_and_whether_the_body_is_encoded() -> None:
+    cookies = CookieFilter(POLICY)
+    essential = frozenset({"essential"})
+
+    def outbound(*headers: tuple[bytes, bytes]) -> tuple[bytes, bool]:
+        out = cookies.outbound(list(headers), essential, (), https=False)
+        return out.content_type, out.encoded
+
+    assert outbound() == (b"", False)
+    assert outbound((b"Content-Type", b"text/html; charset=utf-8")) == (b"text/html; charset=utf-8", False)
+    assert outbound((b"content-encoding", b" gzip ")) == (b"", True)
+    assert outbound((b"content-encoding", b"IDENTITY")) == (b"", False)
+    assert outbound((b"content-encoding", b"")) == (b"", False)
+    assert outbound((b"content-encoding", b"br")) == (b"", True)
+
+
+def test_r_ck_3_outbound_names_a_cookie_by_what_comes_before_the_first_equals_sign() -> None:
+    out = CookieFilter(POLICY).outbound(
+        [(b"set-cookie", b"session=a=b"), (b"set-cookie", b"_ga=x=y")], frozenset({"essential"}), (), https=False
+    )
+    assert [value for name, value in out.headers if name == b"set-cookie"] == [b"session=a=b"]
+    assert out.undeclared == ()
