@@ -539,3 +539,33 @@ def test_the_state_names_categories_in_the_visitors_language() -> None:
     assert data["language"] == "fr"
     assert [c["label"] for c in data["categories"]] == ["Essentiels", "Personnalisation", "Mesure d\u2019audience", "Marketing"]
     assert data["categories"][2]["description"].startswith("Compte les visites")
+
+
+def test_head_reads_like_get_other_methods_are_refused_exactly_and_pages_are_served_here() -> None:
+    tc = client(build_app())
+    head = tc.head("/_consent")
+    assert (head.status_code, head.headers["cache-control"], head.headers["content-type"]) == (200, "no-store", "application/json")
+    assert tc.get("/_consent").headers["cache-control"] == "no-store"
+    assert tc.head("/.well-known/gpc.json").status_code == 200
+    for method, path, message in (
+        ("POST", "/.well-known/gpc.json", "use GET"),
+        ("PUT", "/_consent", "use GET to read consent or POST to decide"),
+        ("DELETE", "/_consent", "use GET to read consent or POST to decide"),
+    ):
+        refused = tc.request(method, path)
+        assert (refused.status_code, refused.json()) == (405, {"error": message})
+    page = tc.get("/_consent/cookies")  # the banner's cookie declaration, served by the endpoints
+    assert page.status_code == 200 and page.headers["content-type"] == "text/html; charset=utf-8"
+    assert "<title>Cookies on this site</title>" in page.text
+
+
+def test_cross_site_and_cross_origin_decisions_are_refused_with_exact_messages() -> None:
+    tc = client(build_app())
+    cross_site = tc.post("/_consent", json={"action": "accept_all"}, headers={"sec-fetch-site": "cross-site"})
+    assert (cross_site.status_code, cross_site.json()) == (
+        403, {"error": "cross-site request refused: consent can only be changed by the site itself"}
+    )
+    cross_origin = decide(tc, {"action": "accept_all"}, origin="http://evil.example")
+    assert (cross_origin.status_code, cross_origin.json()) == (
+        403, {"error": "cross-origin request refused: the Origin header names another site"}
+    )
