@@ -676,3 +676,33 @@ def test_a_cookie_rules_texts_fall_back_to_the_one_for_every_language() -> None:
     assert (rule.duration("fr"), rule.duration("de"), rule.duration("en")) == ("1 an", "1 year", "1 year")
     bare = CookieRule("_ga", descriptions=MappingProxyType({"en": "Counts visits."}))
     assert bare.description("de") is None and bare.duration("en") is None
+
+
+def test_unknown_storage_is_read_back_and_checked() -> None:
+    assert make_policy("revision = 1").unknown_storage == "report"
+    assert make_policy('revision = 1\nunknown_storage = "ignore"').unknown_storage == "ignore"
+    with pytest.raises(PolicyError) as error:
+        make_policy('revision = 1\nunknown_storage = "IGNORE"')
+    assert str(error.value) == "test.toml: unknown_storage: 'IGNORE' is not one of 'report', 'ignore'"
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[categories.analytics]\ncookies = [{ name = "_ga", provider = "" }]',
+         "categories.analytics.cookies[0].provider: expected who sets the cookie, got ''"),
+        ('[categories.analytics]\ncookies = [{ name = "_ga", provider = 3 }]',
+         "categories.analytics.cookies[0].provider: expected who sets the cookie, got 3"),
+        ('[categories.analytics]\ncookies = [{ name = "_ga", description = 3 }]',
+         "categories.analytics.cookies[0].description: expected text or a table of texts per language, got 3"),
+        ('[categories.analytics]\ncookies = [{ name = "_ga", duration = 3 }]',
+         "categories.analytics.cookies[0].duration: expected text or a table of texts per language, got 3"),
+        ('[categories.analytics]\nstorage = "x"', "categories.analytics.storage: expected a list, got 'x'"),
+        ('[categories.marketing]\ncookies = ["YSC"]\n[embeds.services.YouTube]\ncookies = "x"',
+         "embeds.services.YouTube.cookies: expected a list, got 'x'"),
+    ],
+)  # fmt: skip
+def test_a_cookie_declaration_storage_and_embed_cookies_are_refused_naming_the_key(toml: str, message: str) -> None:
+    with pytest.raises(PolicyError) as error:
+        make_policy("revision = 1\n" + toml)
+    assert str(error.value) == "test.toml: " + message

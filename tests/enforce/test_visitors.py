@@ -167,3 +167,15 @@ def test_without_choice_is_the_consent_of_a_request_with_no_valid_cookie_in_that
     student = visitors.without_choice(is_student=True, gpc=True, tenant="lincoln-high")
     assert (student.is_student, student.gpc, student.tenant) == (True, True, "lincoln-high")
     assert dict(student.locked) == {"analytics": "student", "marketing": "student", "personalization": "student"}
+
+
+def test_a_request_without_a_choice_gets_the_tag_of_its_situations_consent() -> None:
+    visitors = Visitors(CODEC, ConsentResolver(POLICY), lambda consent: ("tag", consent.gpc, tuple(consent.granted)))
+    entry, choice = visitors.decide(None, (False, True, None), 1_750_000_000.0)
+    assert choice is None and entry.consent is not None
+    assert entry.tag == ("tag", True, ("essential",))
+
+
+def test_only_spaces_and_tabs_are_trimmed_from_the_consent_cookies_value() -> None:
+    assert consent_cookie_value(b"consentgate=abcX \t") == b"abcX"
+    assert consent_cookie_value(b"consentgate=abc\x0c") == b"abc\x0c"
