@@ -200,3 +200,13 @@ def test_a_user_agent_as_text_or_bytes_outside_latin_1_never_raises() -> None:
     assert detector.is_crawler("Mozilla/5.0 (compatible; Googlebot/2.1) \u2603")
     assert detector.is_crawler(b"Mozilla/5.0 (compatible; Googlebot/2.1)")
     assert not detector.is_crawler("Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0 \u2603")
+
+
+def test_the_user_agent_header_is_found_in_any_spelling_and_no_other_header_counts() -> None:
+    detect = CrawlerDetector()
+    bot = b"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+    assert detect({"headers": [(b"user-agent", bot)]}) is True
+    assert detect({"headers": [(b"User-Agent", bot)]}) is True  # Django sends it so
+    assert detect({"headers": [(b"USER-AGENT", bot)]}) is True
+    assert detect({"headers": [(b"connection", bot), (b"user-agent", b"Mozilla/5.0 Firefox/130.0")]}) is False
+    assert detect({"headers": [(b"x-agent-id", bot)]}) is False  # ten characters, not the User-Agent
