@@ -52,3 +52,11 @@ def test_size_and_held_count_both_generations() -> None:
         memo[key]
     # "a" and "b" filled the first generation; "c" started the second.
     assert memo.size() == 3 and sorted(memo.held()) == ["A", "B", "C"] and memo.limit == 2
+
+
+def test_a_limit_of_one_is_the_smallest() -> None:
+    memo: Memo[str, str] = Memo(str.upper, 1)
+    assert [memo["a"], memo["b"], memo["a"]] == ["A", "B", "A"] and memo.size() == 2
+    with pytest.raises(ValueError, match="at least 1") as error:
+        Memo(str.upper, 0)
+    assert str(error.value) == "a memo's limit must be at least 1, got 0"

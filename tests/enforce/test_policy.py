@@ -706,3 +706,13 @@ def test_a_cookie_declaration_storage_and_embed_cookies_are_refused_naming_the_k
     with pytest.raises(PolicyError) as error:
         make_policy("revision = 1\n" + toml)
     assert str(error.value) == "test.toml: " + message
+
+
+def test_a_category_label_falls_back_from_a_regional_language_to_its_base_then_to_all() -> None:
+    from types import MappingProxyType
+
+    from consentgate.enforce.rules import Category
+
+    category = Category("analytics", labels=MappingProxyType({"de": "Statistik", "*": "Analytics"}))
+    assert category.label("de-CH") == "Statistik" and category.label("de-CH-1996") == "Statistik"
+    assert category.label("fr-CA") == "Analytics" and Category("analytics").label("de") is None
