@@ -194,3 +194,14 @@ def test_the_consent_cookie_table_is_refused_with_exact_messages_and_a_domain_is
     assert make_policy(f'revision = 1\n[consent_cookie]\ndomain = "{longest}"\n').consent_cookie_domain == longest
     with pytest.raises(PolicyError, match="is not a domain name"):
         make_policy(f'revision = 1\n[consent_cookie]\ndomain = "{longest}b"\n')
+
+
+def test_a_consent_cookie_is_read_under_both_prefixed_names_before_the_plain_one() -> None:
+    """A policy that drops (or adds) the Domain still reads a choice the other one wrote."""
+    assert codec(POLICY_TOML).read_order == (b"__Host-consentgate", b"__Secure-consentgate", b"consentgate")
+    assert codec().read_order == (b"__Secure-consentgate", b"__Host-consentgate", b"consentgate")
+
+
+def test_keys_derived_for_other_purposes_differ() -> None:
+    own = codec(POLICY_TOML)
+    assert own.derive_key(b"rate-limit") != own.derive_key(b"other") and len(own.derive_key(b"rate-limit")) == 32
