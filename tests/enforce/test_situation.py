@@ -72,3 +72,10 @@ def test_built_in_roles_need_no_resolver_and_a_resolver_adds_to_them() -> None:
     adding = SituationReader(student_sync)
     assert _read(adding, {**_scope(), "session": {"role": "teacher"}}) == (False, False, None)
     assert _read(adding, {**_scope(**{"x-role": "student"}), "state": {"x": 1}}) == (True, False, None)
+
+
+def test_r_stu_3_built_in_roles_and_tenant_are_read_from_the_scopes_state_without_a_session() -> None:
+    reader = SituationReader()
+    scope = {**_scope(), "state": {"roles": ["urn:lti:role:ims/lis/Learner"], "tenant": "lincoln-high"}}
+    assert _read(reader, scope) == (True, False, "lincoln-high")
+    assert _read(reader, {**_scope(), "state": {"roles": ["teacher"]}}, gpc=True) == (False, True, None)
