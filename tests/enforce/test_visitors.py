@@ -179,3 +179,13 @@ def test_a_request_without_a_choice_gets_the_tag_of_its_situations_consent() -> 
 def test_only_spaces_and_tabs_are_trimmed_from_the_consent_cookies_value() -> None:
     assert consent_cookie_value(b"consentgate=abcX \t") == b"abcX"
     assert consent_cookie_value(b"consentgate=abc\x0c") == b"abc\x0c"
+
+
+def test_r_con_7_a_choice_is_current_from_five_minutes_before_it_was_given_to_the_last_second_of_its_lifetime() -> None:
+    given = 1_750_000_000
+    value = CODEC.encode({"analytics"}, "cid", given).encode()
+    last = given + 395 * 86_400  # consent is kept 13 months (395 days)
+    for now, current in ((given - 300, True), (last, True), (given - 301, False), (last + 1, False)):
+        entry, choice = Visitors(CODEC, ConsentResolver(POLICY)).decide(value, (False, False, None), float(now))
+        assert entry.consent is not None and choice is not None
+        assert entry.consent.needs_choice is not current and ("analytics" in entry.consent.granted) is current
