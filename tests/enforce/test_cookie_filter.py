@@ -177,3 +177,13 @@ def test_r_ck_3_outbound_names_a_cookie_by_what_comes_before_the_first_equals_si
     )
     assert [value for name, value in out.headers if name == b"set-cookie"] == [b"session=a=b"]
     assert out.undeclared == ()
+
+
+def test_inbound_drops_empty_pieces_when_it_rebuilds_and_never_notes_a_bare_value() -> None:
+    cookies = CookieFilter(POLICY)
+    sink = DiscoverySink(queue=deque(), queue_size=8, dropped=lambda: None)
+    cookies.discovery = sink
+    essential = frozenset({"essential"})
+    assert cookies.inbound(b"session=1;; _ga=2", essential) == (b"session=1", ("_ga",))
+    cookies.inbound(b"bare; mystery=1", essential, "/p")
+    assert [entry[:3] for entry in sink.queue] == [("cookie", ("mystery",), "/p")]
