@@ -139,7 +139,7 @@ def test_r_ck_2_withdrawn_cookies_are_deleted_with_their_rules_path_and_domain()
 
 def test_only_names_no_rule_names_are_noted_for_live_discovery() -> None:
     """Undeclared names (live cookie discovery) in both directions: a declared name, the consent
-    cookie and a nameless cookie are never among them; the sink gets direction, names and path."""
+    cookie and a nameless cookie are never among them; the sink gets direction, names and the path."""
     cookies = CookieFilter(POLICY)
     sink = DiscoverySink(queue=deque(), queue_size=8, dropped=lambda: None)
     cookies.discovery = sink
@@ -148,11 +148,11 @@ def test_only_names_no_rule_names_are_noted_for_live_discovery() -> None:
     out = cookies.outbound([(b"set-cookie", line) for line in lines], granted, (), https=False)
     assert out.undeclared == ("mystery", "other")
     assert [value for name, value in out.headers if name == b"set-cookie"] == [b"consentgate=x"]
-    kept, withdrawn = cookies.inbound(b"mystery=1; _ga=2; consentgate=x; x=; =y", granted, "/a")
+    kept, withdrawn = cookies.inbound(b"mystery=1; _ga=2; consentgate=x; x=; =y", granted, {"path": "/a"})
     assert kept == b"consentgate=x" and withdrawn == ("_ga",)
-    cookies.note("set-cookie", out.undeclared, "/b")
+    cookies.note("set-cookie", out.undeclared, {"path": "/b"})
     assert [entry[:3] for entry in sink.queue] == [("cookie", ("mystery", "x"), "/a"), ("set-cookie", ("mystery", "other"), "/b")]
-    assert cookies.inbound(b"_ga=2", granted, "/c") == (b"", ("_ga",)) and len(sink.queue) == 2  # nothing undeclared
+    assert cookies.inbound(b"_ga=2", granted, {"path": "/c"}) == (b"", ("_ga",)) and len(sink.queue) == 2  # nothing undeclared
 
 
 def test_outbound_reports_the_content_type_and_whether_the_body_is_encoded() -> None:
@@ -185,5 +185,5 @@ def test_inbound_drops_empty_pieces_when_it_rebuilds_and_never_notes_a_bare_valu
     cookies.discovery = sink
     essential = frozenset({"essential"})
     assert cookies.inbound(b"session=1;; _ga=2", essential) == (b"session=1", ("_ga",))
-    cookies.inbound(b"bare; mystery=1", essential, "/p")
+    cookies.inbound(b"bare; mystery=1", essential, {"path": "/p"})
     assert [entry[:3] for entry in sink.queue] == [("cookie", ("mystery",), "/p")]

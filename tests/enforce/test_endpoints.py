@@ -519,7 +519,7 @@ def test_r_con_9_a_decision_loop_without_a_client_address_is_refused_exactly(mon
     monkeypatch.setattr(rate_limit, "time", SimpleNamespace(monotonic=lambda: 1000.0))  # a stopped clock
     middleware = ConsentMiddleware(
         lambda *a: None, policy=make_policy(), secret_key=SECRET,
-        decision_rate_limit=DecisionRateLimit(burst=1, per_minute=120, shared=False),
+        decision_rate_limit=DecisionRateLimit(burst=1, per_minute=120, per_address=1, shared=False),
     )  # fmt: skip
     headers = [(b"content-type", b"application/json"), (b"origin", b"http://testserver"), (b"host", b"testserver")]
 
