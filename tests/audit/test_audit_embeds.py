@@ -44,7 +44,8 @@ def test_an_embed_requesting_its_host_before_consent_is_a_violation(tmp_path: Pa
     assert VIDEO_HOST not in requested["first-visit"] | requested["deny-all"] | requested["gpc"]
     assert VIDEO_HOST in requested["accept-all"]
     (video,) = [r for s in report["scenarios"] for r in s["requests"] if r["host"] == VIDEO_HOST]
-    # The video's host saw nothing else. (The report may count fewer loads than the host served: a
-    # frame the browser asks for again while the scenario's context closes is not waited for.)
+    # The video's host saw nothing else. (How many loads each side counts is left open: the browser
+    # may ask for the frame again as the scenario's context closes, served but not waited for, or
+    # start one it then cancels, counted but never served.)
     assert set(hits[VIDEO_HOST]) == {"/embed/video"}
-    assert 1 <= video["count"] <= len(hits[VIDEO_HOST])
+    assert video["count"] >= 1
