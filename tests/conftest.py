@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from support.live_server import ThreadServer
 from support.postgres import PostgresServer
 
 from consentgate.audit.browser import launch_options
+from consentgate.log.stores.base import Store
+from consentgate.log.stores.factory import open_store
 
 pytest_plugins = ["pytester"]
 
@@ -59,6 +62,23 @@ def postgres_url(postgres_server: PostgresServer) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
     return postgres_server.url_for(name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A privacy log's store, once as an SQLite file and once as a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "log.sqlite3")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def store(store_target: str) -> Iterator[Store]:
+    """The store at ``store_target``, opened (and closed after the test)."""
+    opened = open_store(store_target)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
@@ -78,14 +77,6 @@ class DecisionStream:
         while self.errors < errors:
             assert self.alive() and time.monotonic() < deadline, "no request failed"
             time.sleep(0.01)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "log.sqlite3")
-    else:
-        yield request.getfixturevalue("postgres_url")
 
 
 @pytest.mark.slow

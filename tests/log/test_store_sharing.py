@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,21 +18,6 @@ from consentgate.log.stores.base import Store, StoreUnavailable
 from consentgate.log.stores.factory import open_store
 from consentgate.log.stores.schema import MIGRATIONS, SCHEMA_VERSION
 from consentgate.log.stores.sqlite import SQLiteStore
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "log.sqlite3")
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-@pytest.fixture
-def store(store_target: str) -> Iterator[Store]:
-    opened = open_store(store_target)
-    yield opened
-    opened.close()
 
 
 def _take(store: Store, client: str, now: float) -> bool:

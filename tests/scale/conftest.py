@@ -24,11 +24,3 @@ def instances(tmp_path: Path) -> Iterator[Callable[..., Instance]]:
     yield start
     for instance in started:
         instance.stop()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "log.sqlite3")
-    url: str = request.getfixturevalue("postgres_url")
-    return url
