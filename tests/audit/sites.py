@@ -19,6 +19,8 @@ one with another vendor's banner (buttons found by their text or by selectors), 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -431,3 +433,11 @@ def storage_site(third: Trackers, *, leaky: bool) -> Starlette:
         routes=[Route("/", home)],
         middleware=[Middleware(ConsentMiddleware, policy=policy, secret_key=SECRET)],
     )
+
+
+def audit_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``consentgate audit --timeout 10 ARGS`` in a child process, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "consentgate", "audit", "--timeout", "10", *args],
+        capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,9 @@ from sites import (
     foreign_site,
     leaky_site,
     serve,
-    trackers,
+)
+from sites import (
+    audit_cli as audit,
 )
 from support.postgres import free_port
 
@@ -33,26 +33,10 @@ from consentgate.cli import main
 
 
 @pytest.fixture
-def third() -> Iterator[Trackers]:
-    with trackers() as running:
-        yield running
-
-
-@pytest.fixture
 def policy_file(tmp_path: Path) -> str:
     path = tmp_path / "consent.toml"
     path.write_text(POLICY_TOML)
     return str(path)
-
-
-def audit(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "consentgate", "audit", "--timeout", "10", *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
 
 
 def report_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:

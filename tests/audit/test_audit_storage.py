@@ -6,23 +6,15 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-from sites import MARKETING_HOST, STORAGE_POLICY_TOML, Trackers, serve, storage_site, trackers
+from sites import MARKETING_HOST, STORAGE_POLICY_TOML, Trackers, serve, storage_site
+from sites import audit_cli as audit
 
 from consentgate.audit.report import REPORT_SCHEMA
-
-
-@pytest.fixture
-def third() -> Iterator[Trackers]:
-    with trackers() as running:
-        yield running
 
 
 @pytest.fixture
@@ -30,13 +22,6 @@ def policy_file(tmp_path: Path) -> str:
     path = tmp_path / "consent.toml"
     path.write_text(STORAGE_POLICY_TOML)
     return str(path)
-
-
-def audit(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "consentgate", "audit", "--timeout", "10", *args],
-        capture_output=True, text=True, timeout=240, check=False,
-    )  # fmt: skip
 
 
 def by_key(report: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -8,19 +8,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sites import ANALYTICS_HOST, Trackers, serve, trackers, unpoliced_site
+from sites import ANALYTICS_HOST, Trackers, serve, unpoliced_site
 
 from consentgate import Policy
-
-
-@pytest.fixture
-def third() -> Iterator[Trackers]:
-    with trackers() as running:
-        yield running
 
 
 def init(*args: str) -> subprocess.CompletedProcess[str]:
