@@ -168,7 +168,7 @@ class ConsentEndpoints:
         self.policy = policy
         #: the visitor's address for the rate limit (default: the connection's peer); the privacy
         #: log gives one that believes its trusted proxies' forwarding headers
-        self.client_address = client_address
+        self.client_address = client_address or _peer
         self.wording = wording
         self.rate_limiter = (
             RateLimiter(rate_limit, shared_buckets, key=codec.derive_key(b"rate-limit"))
@@ -237,11 +237,8 @@ class ConsentEndpoints:
             return
         if previous is not None:
             key = "id:" + previous.consent_id
-        elif self.client_address is not None:
-            key = "ip:" + (self.client_address(scope) or "?")
         else:
-            client = scope.get("client")
-            key = "ip:" + (client[0] if client else "?")
+            key = "ip:" + (self.client_address(scope) or "?")
         wait = await self.rate_limiter.admit(key)
         if wait > 0:
             raise RequestError(
@@ -382,3 +379,9 @@ class ConsentEndpoints:
         # The answer to a withdrawal already deletes what is no longer allowed (R-CON-6).
         response.raw_headers.extend(withdrawals(outcome.granted))
         return response
+
+
+def _peer(scope: Scope) -> str | None:
+    """The connection's peer address, when the server gave one."""
+    client = scope.get("client")
+    return client[0] if client else None
